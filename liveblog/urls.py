@@ -1,0 +1,18 @@
+from django.contrib import admin
+from django.urls import path
+
+from updates import api, views
+
+admin.site.site_header = "Liveblog newsroom"
+admin.site.site_title = "Liveblog newsroom"
+admin.site.index_title = "Events and updates"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("live/<slug:slug>/", views.live, name="live"),
+    path("live/<slug:slug>/entries/<int:entry_id>/", views.entry, name="entry"),
+    path("api/events/<slug:slug>/", api.event_detail, name="api-event"),
+    path("api/events/<slug:slug>/entries/", api.entry_list, name="api-entries"),
+    path("api/events/<slug:slug>/changes/", api.change_list, name="api-changes"),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,72 @@
+"""The JSON API of DESIGN.md. Errors are {"error": reason} with a 4xx status, never a 500."""
+
+from functools import wraps
+
+import orjson
+from django.http import Http404, HttpRequest, HttpResponse
+from django.views.decorators.http import require_GET
+
+from updates.forms import ChangesForm, EntryPageForm, first_error
+from updates.selectors import entry_changes_since, entry_page, event_get
+from updates.serialize import change_to_dict, entry_to_dict, event_to_dict
+
+
+def json_response(data: dict, status: int = 200) -> HttpResponse:
+    return HttpResponse(orjson.dumps(data), status=status, content_type="application/json")
+
+
+def error(reason: str, status: int = 400) -> HttpResponse:
+    return json_response({"error": reason}, status=status)
+
+
+def json_api(view):
+    """GET only, and an unknown event is a JSON 404 rather than an HTML page."""
+
+    @require_GET
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        try:
+            return view(request, *args, **kwargs)
+        except Http404:
+            return error("no such event or entry", status=404)
+
+    return wrapper
+
+
+@json_api
+def event_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    return json_response(event_to_dict(event_get(slug=slug)))
+
+
+@json_api
+def entry_list(request: HttpRequest, slug: str) -> HttpResponse:
+    event = event_get(slug=slug)
+    form = EntryPageForm(request.GET)
+    if not form.is_valid():
+        return error(first_error(form))
+    try:
+        page = entry_page(
+            event=event, before=form.cleaned_data["before"], limit=form.cleaned_data["limit"]
+        )
+    except ValueError as reason:
+        return error(f"before: {reason}")
+    return json_response(
+        {
+            "entries": [entry_to_dict(entry) for entry in page.entries],
+            "next": page.next.encode() if page.next else None,
+            "revision": event.revision,
+        }
+    )
+
+
+@json_api
+def change_list(request: HttpRequest, slug: str) -> HttpResponse:
+    event = event_get(slug=slug)
+    form = ChangesForm(request.GET)
+    if not form.is_valid():
+        return error(first_error(form))
+    changes = entry_changes_since(event=event, since=form.cleaned_data["since"])
+    data = {"revision": changes.revision, "changes": [change_to_dict(e) for e in changes.entries]}
+    if changes.reset:
+        data["reset"] = True
+    return json_response(data)

@@ -1,0 +1,32 @@
+"""The websocket messages: built and encoded once per change, whatever the number of readers."""
+
+import orjson
+
+from updates import delivery
+from updates.models import Entry, Event
+from updates.serialize import change_to_dict, event_to_dict
+
+ENTRY_CREATED = "entry.created"
+ENTRY_UPDATED = "entry.updated"
+ENTRY_DELETED = "entry.deleted"
+EVENT_UPDATED = "event.updated"
+
+
+def encode(message: dict) -> str:
+    return orjson.dumps(message).decode()
+
+
+def hello_frame(revision: int) -> str:
+    return encode({"type": "hello", "revision": revision})
+
+
+def send_entry_change(kind: str, entry: Entry) -> None:
+    """Call after commit (transaction.on_commit): readers may fetch the entry at once."""
+    message = {"type": kind, "revision": entry.revision, "entry": change_to_dict(entry)}
+    delivery.publish(entry.event_id, entry.revision, encode(message))
+
+
+def send_event_change(event: Event) -> None:
+    """Call after commit (transaction.on_commit)."""
+    message = {"type": EVENT_UPDATED, "revision": event.revision, "event": event_to_dict(event)}
+    delivery.publish(event.pk, event.revision, encode(message))

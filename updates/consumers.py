@@ -1,0 +1,47 @@
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+
+from updates import broadcast, delivery
+from updates.models import Event
+
+READER_SENT_A_MESSAGE = 4003
+NO_SUCH_EVENT = 4004
+EVENT_ENDED = 4410
+
+
+@database_sync_to_async
+def _event_status(slug: str) -> tuple[int, str] | None:
+    return Event.objects.filter(slug=slug).values_list("pk", "status").first()
+
+
+@database_sync_to_async
+def _event_revision(event_id: int) -> int:
+    return Event.objects.values_list("revision", flat=True).get(pk=event_id)
+
+
+class LiveConsumer(AsyncWebsocketConsumer):
+    """A reader of one event: receives changes, sends nothing that changes anything."""
+
+    subscription: delivery.Subscription | None = None
+
+    async def connect(self) -> None:
+        await self.accept()
+        found = await _event_status(self.scope["url_route"]["kwargs"]["slug"])
+        if found is None:
+            return await self.close(code=NO_SUCH_EVENT)
+        event_id, status = found
+        if status == Event.Status.ENDED:
+            return await self.close(code=EVENT_ENDED)
+        # Subscribe before reading the revision: a change committed in between is held
+        # by the subscription and sent after hello, so none is missed.
+        self.subscription = await delivery.subscribe(event_id, self.send)
+        revision = await _event_revision(event_id)
+        await self.send(broadcast.hello_frame(revision))
+        await self.subscription.start(after_revision=revision)
+
+    async def receive(self, text_data=None, bytes_data=None) -> None:
+        await self.close(code=READER_SENT_A_MESSAGE)
+
+    async def disconnect(self, code: int) -> None:
+        if self.subscription is not None:
+            await self.subscription.close()

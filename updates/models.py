@@ -1,0 +1,113 @@
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+
+from updates.sanitize import sanitize_body
+
+
+class Event(models.Model):
+    class Status(models.TextChoices):
+        SCHEDULED = "scheduled", "Scheduled"
+        LIVE = "live", "Live"
+        ENDED = "ended", "Ended"
+
+    title = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=100, unique=True, help_text="Part of the page's address.")
+    summary = models.TextField(blank=True, help_text="One or two sentences under the title.")
+    status = models.CharField(max_length=10, choices=Status, default=Status.LIVE)
+    starts_at = models.DateTimeField(default=timezone.now)
+    # Grows by one with every change to the event or its entries; see services.py.
+    revision = models.PositiveBigIntegerField(default=0, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-starts_at"]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def get_absolute_url(self) -> str:
+        return reverse("live", args=[self.slug])
+
+
+class EntryQuerySet(models.QuerySet):
+    def visible(self) -> "EntryQuerySet":
+        return self.filter(deleted_at__isnull=True)
+
+    def newest_first(self) -> "EntryQuerySet":
+        return self.order_by("-published_at", "-id")
+
+
+class Entry(models.Model):
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="entries")
+    headline = models.CharField(max_length=200)
+    body = models.TextField(help_text="Paragraphs, links, emphasis, lists, quotes and images.")
+    byline = models.CharField(
+        max_length=200, blank=True, help_text='As readers see it, e.g. "Jane Smith, Political Editor".'
+    )
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, editable=False
+    )
+    published_at = models.DateTimeField(default=timezone.now, help_text="Readers see this time.")
+    updated_at = models.DateTimeField(auto_now=True)
+    pinned = models.BooleanField(default=False, help_text="Keep above the stream of updates.")
+    key_event = models.BooleanField(default=False, help_text="List among the key events.")
+    # The event's revision at this entry's last change; unique per event, see services.py.
+    revision = models.PositiveBigIntegerField(editable=False)
+    # A tombstone: readers are told the entry is gone, an editor can restore it.
+    deleted_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    objects = EntryQuerySet.as_manager()
+
+    class Meta:
+        verbose_name_plural = "entries"
+        ordering = ["-published_at", "-id"]
+        constraints = [
+            # Also the index for "changes since revision R".
+            models.UniqueConstraint(fields=["event", "revision"], name="entry_unique_revision"),
+        ]
+        indexes = [
+            # The live page and every "Load more" cursor page: an index scan in page order.
+            models.Index(
+                "event",
+                models.F("published_at").desc(),
+                models.F("id").desc(),
+                name="entry_visible_newest",
+                condition=models.Q(deleted_at__isnull=True),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.headline
+
+    def save(self, *args, **kwargs) -> None:
+        self.body = sanitize_body(self.body)
+        super().save(*args, **kwargs)
+
+    def get_absolute_url(self) -> str:
+        return reverse("entry", args=[self.event.slug, self.pk])
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.deleted_at is not None
+
+    @property
+    def was_edited(self) -> bool:
+        return (self.updated_at - self.published_at).total_seconds() > 60
+
+
+class JournalistProfile(models.Model):
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="journalist_profile"
+    )
+    display_name = models.CharField(max_length=100)
+    role = models.CharField(max_length=100, blank=True, help_text='e.g. "Political Correspondent".')
+
+    def __str__(self) -> str:
+        return self.byline
+
+    @property
+    def byline(self) -> str:
+        return f"{self.display_name}, {self.role}" if self.role else self.display_name

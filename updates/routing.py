@@ -1,0 +1,7 @@
+from django.urls import path
+
+from updates.consumers import LiveConsumer
+
+websocket_urlpatterns = [
+    path("ws/live/<slug:slug>/", LiveConsumer.as_asgi()),
+]

@@ -1,0 +1,109 @@
+"""Every read for pages, the API and the websocket, with the fixed queries each takes."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.core import signing
+from django.db.models import Q
+from django.shortcuts import get_object_or_404
+
+from updates.models import Entry, Event
+
+CHANGES_LIMIT = 500
+_CURSOR_SALT = "updates.entry_page"
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """A position in an event's stream: just after the entry (published_at, id)."""
+
+    event_id: int
+    published_at: datetime
+    entry_id: int
+
+    def encode(self) -> str:
+        return signing.dumps(
+            [self.event_id, self.published_at.isoformat(), self.entry_id],
+            salt=_CURSOR_SALT,
+            compress=True,
+        )
+
+    @classmethod
+    def decode(cls, value: str) -> "Cursor":
+        """Raises ValueError for anything this app did not make."""
+        try:
+            event_id, published_at, entry_id = signing.loads(value, salt=_CURSOR_SALT)
+            return cls(int(event_id), datetime.fromisoformat(published_at), int(entry_id))
+        except (signing.BadSignature, TypeError, ValueError) as error:
+            raise ValueError("not a cursor of this site") from error
+
+
+@dataclass(frozen=True)
+class EntryPage:
+    entries: list[Entry]
+    next: Cursor | None
+
+
+@dataclass(frozen=True)
+class Changes:
+    revision: int
+    entries: list[Entry]
+    reset: bool
+
+
+def event_list() -> list[Event]:
+    live_first = {Event.Status.LIVE: 0, Event.Status.SCHEDULED: 1, Event.Status.ENDED: 2}
+    return sorted(Event.objects.all(), key=lambda event: live_first[event.status])
+
+
+def event_get(*, slug: str) -> Event:
+    """One query; raises Http404."""
+    return get_object_or_404(Event, slug=slug)
+
+
+def entry_get(*, event: Event, entry_id: int) -> Entry:
+    return get_object_or_404(Entry.objects.visible().select_related("event"), event=event, pk=entry_id)
+
+
+def entry_pinned(*, event: Event) -> list[Entry]:
+    return list(
+        Entry.objects.visible().filter(event=event, pinned=True).select_related("event").newest_first()
+    )
+
+
+def entry_page(*, event: Event, before: Cursor | None = None, limit: int = 20) -> EntryPage:
+    """The visible entries newest first, after the cursor if given. One query."""
+    entries = Entry.objects.visible().filter(event=event).newest_first()
+    if before is not None:
+        if before.event_id != event.pk:
+            raise ValueError("cursor belongs to another event")
+        entries = entries.filter(
+            Q(published_at__lt=before.published_at)
+            | Q(published_at=before.published_at, id__lt=before.entry_id)
+        )
+    rows = list(entries.select_related("event")[: limit + 1])
+    page, more = rows[:limit], len(rows) > limit
+    last = page[-1] if page else None
+    return EntryPage(
+        entries=page,
+        next=Cursor(event.pk, last.published_at, last.pk) if more and last else None,
+    )
+
+
+def entry_changes_since(*, event: Event, since: int) -> Changes:
+    """Every entry changed after revision `since`, oldest change first, tombstones included.
+
+    All or nothing: a `since` from the future (another database) or a gap too long to
+    be worth replaying gives reset=True, and the reader reloads its entries instead.
+    """
+    if since > event.revision:
+        return Changes(revision=event.revision, entries=[], reset=True)
+    rows = list(
+        # Up to the revision read above: the answer is the event exactly as of that number.
+        Entry.objects.filter(event=event, revision__gt=since, revision__lte=event.revision)
+        .select_related("event")
+        .order_by("revision")[: CHANGES_LIMIT + 1]
+    )
+    if len(rows) > CHANGES_LIMIT:
+        return Changes(revision=event.revision, entries=[], reset=True)
+    return Changes(revision=event.revision, entries=rows, reset=False)

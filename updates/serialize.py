@@ -1,0 +1,86 @@
+"""The one shape of events and entries on the wire: the API, the websocket and the page."""
+
+from datetime import UTC, datetime
+from typing import TypedDict
+
+from django.template.loader import render_to_string
+
+from updates.models import Entry, Event
+
+
+class EntryDict(TypedDict):
+    id: int
+    headline: str
+    body: str
+    byline: str
+    published_at: str
+    updated_at: str
+    pinned: bool
+    key_event: bool
+    revision: int
+    url: str
+    html: str
+
+
+class TombstoneDict(TypedDict):
+    id: int
+    deleted: bool
+    revision: int
+
+
+class EventDict(TypedDict):
+    title: str
+    slug: str
+    summary: str
+    status: str
+    revision: int
+    starts_at: str
+    updated_at: str
+    url: str
+
+
+def isoformat(value: datetime) -> str:
+    """ISO 8601 in UTC with a Z, as DESIGN.md promises."""
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def render_entry_card(entry: Entry) -> str:
+    return render_to_string("updates/_entry.html", {"entry": entry})
+
+
+def entry_to_dict(entry: Entry) -> EntryDict:
+    """Needs entry.event loaded (select_related) for the permalink."""
+    return {
+        "id": entry.pk,
+        "headline": entry.headline,
+        "body": entry.body,
+        "byline": entry.byline,
+        "published_at": isoformat(entry.published_at),
+        "updated_at": isoformat(entry.updated_at),
+        "pinned": entry.pinned,
+        "key_event": entry.key_event,
+        "revision": entry.revision,
+        "url": entry.get_absolute_url(),
+        "html": render_entry_card(entry),
+    }
+
+
+def tombstone_to_dict(entry: Entry) -> TombstoneDict:
+    return {"id": entry.pk, "deleted": True, "revision": entry.revision}
+
+
+def change_to_dict(entry: Entry) -> EntryDict | TombstoneDict:
+    return tombstone_to_dict(entry) if entry.is_deleted else entry_to_dict(entry)
+
+
+def event_to_dict(event: Event) -> EventDict:
+    return {
+        "title": event.title,
+        "slug": event.slug,
+        "summary": event.summary,
+        "status": event.status,
+        "revision": event.revision,
+        "starts_at": isoformat(event.starts_at),
+        "updated_at": isoformat(event.updated_at),
+        "url": event.get_absolute_url(),
+    }
