@@ -10,6 +10,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from liveblog.env import env_bool, env_list, env_str
+from liveblog.layers import channel_layers
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -86,35 +87,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Unset: the in-memory layer, for one process. Set: Redis, shared by every process.
 REDIS_URL = env_str("REDIS_URL")
-if REDIS_URL:
-    CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {
-                "hosts": [
-                    {
-                        "address": REDIS_URL,
-                        # redis-py 8 defaults to a 5 s socket timeout, as long as the
-                        # layer's blocking pop: an idle receive would then time out
-                        # (channels_redis issue 422). Give the pop room to return.
-                        "socket_timeout": 15,
-                        # A publish while Redis is down fails fast instead of hanging.
-                        "socket_connect_timeout": 2,
-                        # redis-py 8 caps a pool at 100; a burst of handshakes after
-                        # a restart needs more.
-                        "max_connections": 1000,
-                        "health_check_interval": 30,
-                    }
-                ],
-                # Each process receives on one channel (see updates/delivery.py),
-                # so its queue holds a burst of changes to every event it serves.
-                "capacity": 1000,
-            },
-        }
-    }
-else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+CHANNEL_LAYERS = channel_layers(REDIS_URL)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -1,19 +1,7 @@
-"""The newsroom's groups: journalists post and correct entries; editors also run events."""
-
 from django.contrib.auth.management import create_permissions
 from django.db import migrations
 
-GROUPS = {
-    "Journalist": [
-        "add_entry", "change_entry", "delete_entry", "view_entry",
-        "view_event",
-    ],
-    "Editor": [
-        "add_entry", "change_entry", "delete_entry", "view_entry",
-        "add_event", "change_event", "delete_event", "view_event",
-        "add_journalistprofile", "change_journalistprofile", "view_journalistprofile",
-    ],
-}
+from updates.roles import GROUPS, groups_create
 
 
 def create_groups(apps, schema_editor):
@@ -23,13 +11,7 @@ def create_groups(apps, schema_editor):
     app_config.models_module = True
     create_permissions(app_config, apps=apps, verbosity=0)
     app_config.models_module = None
-    Group = apps.get_model("auth", "Group")
-    Permission = apps.get_model("auth", "Permission")
-    for name, codenames in GROUPS.items():
-        group, _ = Group.objects.get_or_create(name=name)
-        group.permissions.set(
-            Permission.objects.filter(content_type__app_label="updates", codename__in=codenames)
-        )
+    groups_create(apps.get_model("auth", "Group"), apps.get_model("auth", "Permission"))
 
 
 def remove_groups(apps, schema_editor):

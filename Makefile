@@ -1,0 +1,41 @@
+# Python 3.12 or newer; the repository's .python-version picks it under pyenv.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test lint format migrations-check
+
+run: $(VENV)/.run-installed
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py collectstatic --noinput -v0
+	$(BIN)/python manage.py load_demo
+	@echo "Serving http://127.0.0.1:8000/ (Ctrl+C stops)"
+	$(BIN)/daphne -b 127.0.0.1 -p 8000 liveblog.asgi:application
+
+test: $(VENV)/.test-installed
+	$(BIN)/python -m pytest
+
+lint: $(VENV)/.test-installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(VENV)/.test-installed
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+migrations-check: $(VENV)/.run-installed
+	$(BIN)/python manage.py makemigrations --check --dry-run
+
+$(VENV)/.created:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else "liveblog needs Python 3.12 or newer; run: make PYTHON=python3.12 ...")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	touch $@
+
+$(VENV)/.run-installed: pyproject.toml $(VENV)/.created
+	$(BIN)/python -m pip install -q -e .
+	touch $@
+
+$(VENV)/.test-installed: pyproject.toml $(VENV)/.created
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $@ $(VENV)/.run-installed

@@ -1,0 +1,22 @@
+"""The newsroom's groups: journalists post and correct entries; editors also run events."""
+
+GROUPS = {
+    "Journalist": [
+        "add_entry", "change_entry", "delete_entry", "view_entry",
+        "view_event",
+    ],
+    "Editor": [
+        "add_entry", "change_entry", "delete_entry", "view_entry",
+        "add_event", "change_event", "delete_event", "view_event",
+        "add_journalistprofile", "change_journalistprofile", "view_journalistprofile",
+    ],
+}
+
+
+def groups_create(group_model, permission_model) -> None:
+    """Takes the models as arguments so that migrations can pass their historical ones."""
+    for name, codenames in GROUPS.items():
+        group, _ = group_model.objects.get_or_create(name=name)
+        group.permissions.set(
+            permission_model.objects.filter(content_type__app_label="updates", codename__in=codenames)
+        )
