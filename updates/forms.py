@@ -5,9 +5,8 @@ from django import forms
 from updates.selectors import Cursor
 
 
-class CursorField(forms.CharField):
+class CursorField(forms.Field):
     def to_python(self, value: str | None) -> Cursor | None:
-        value = super().to_python(value)
         if not value:
             return None
         try:
@@ -17,7 +16,7 @@ class CursorField(forms.CharField):
 
 
 class EntryPageForm(forms.Form):
-    before = CursorField(required=False, max_length=500)
+    before = CursorField(required=False)
     limit = forms.IntegerField(required=False, min_value=1, max_value=100)
 
     def clean_limit(self) -> int:

@@ -1,0 +1,185 @@
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from updates.models import Event
+from updates.selectors import Cursor
+from updates.services import entry_delete, entry_update
+
+ENTRIES_URL = "/api/events/harbourside/entries/"
+CHANGES_URL = "/api/events/harbourside/changes/"
+
+
+@pytest.fixture
+def many_entries(make_entry):
+    """125 entries a minute apart, the newest first in the returned list."""
+    start = timezone.now() - timedelta(hours=3)
+    made = [
+        make_entry(headline=f"Update {n}", published_at=start + timedelta(minutes=n))
+        for n in range(125)
+    ]
+    return made[::-1]
+
+
+def page_through(client, limit: int = 20, between_pages=lambda number: None) -> list[int]:
+    ids, url, number = [], f"{ENTRIES_URL}?limit={limit}", 0
+    while url:
+        response = client.get(url)
+        assert response.status_code == 200
+        data = response.json()
+        ids += [entry["id"] for entry in data["entries"]]
+        url = f"{ENTRIES_URL}?limit={limit}&before={data['next']}" if data["next"] else None
+        number += 1
+        between_pages(number)
+    return ids
+
+
+def test_paging_by_20_returns_each_entry_once_newest_first(client, many_entries):
+    assert page_through(client) == [entry.pk for entry in many_entries]
+
+
+def test_paging_stays_exact_while_entries_are_published_and_deleted(client, many_entries, make_entry):
+    deleted = []
+
+    def newsroom_at_work(page_number: int) -> None:
+        make_entry(headline=f"Breaking {page_number}")  # lands above the cursor
+        victim = many_entries[page_number * 20 + 5] if page_number * 20 + 5 < 125 else None
+        if victim:  # an entry on a page not yet read
+            entry_delete(entry=victim)
+            deleted.append(victim.pk)
+
+    ids = page_through(client, between_pages=newsroom_at_work)
+
+    assert len(ids) == len(set(ids))
+    assert ids == [entry.pk for entry in many_entries if entry.pk not in deleted]
+
+
+def test_an_entry_moved_in_time_is_seen_once(client, many_entries):
+    first_page = client.get(f"{ENTRIES_URL}?limit=20").json()
+    entry_update(entry=many_entries[100], changes={"published_at": timezone.now()})
+    rest = page_through_from(client, first_page["next"])
+    ids = [e["id"] for e in first_page["entries"]] + rest
+    assert len(ids) == len(set(ids)) == 124  # moved above the cursor: on the first page next time
+
+
+def page_through_from(client, cursor: str) -> list[int]:
+    ids = []
+    while cursor:
+        data = client.get(f"{ENTRIES_URL}?limit=20&before={cursor}").json()
+        ids += [entry["id"] for entry in data["entries"]]
+        cursor = data["next"]
+    return ids
+
+
+def test_an_entry_has_the_documented_shape(client, make_entry):
+    entry = make_entry(headline="Polls are open", body="<p>From 7am.</p>")
+    data = client.get(ENTRIES_URL).json()
+    assert data["revision"] == 1 and data["next"] is None
+    (item,) = data["entries"]
+    assert set(item) == {
+        "id", "headline", "body", "byline", "published_at", "updated_at",
+        "pinned", "key_event", "revision", "url", "html",
+    }
+    assert item["headline"] == "Polls are open"
+    assert item["body"] == "<p>From 7am.</p>"
+    assert item["published_at"].endswith("Z")
+    assert item["url"] == f"/live/harbourside/entries/{entry.pk}/"
+    assert item["html"].startswith(f'<article id="entry-{entry.pk}"')
+
+
+def test_changes_since_a_revision_come_oldest_first_with_tombstones(client, make_entry):
+    first, second, third = make_entry(), make_entry(), make_entry()
+    entry_update(entry=first, changes={"headline": "Corrected"})
+    entry_delete(entry=second)
+
+    data = client.get(f"{CHANGES_URL}?since=2").json()
+
+    assert data["revision"] == 5
+    assert [(c["id"], c["revision"]) for c in data["changes"]] == [
+        (third.pk, 3), (first.pk, 4), (second.pk, 5)
+    ]
+    assert data["changes"][1]["headline"] == "Corrected"
+    assert data["changes"][2] == {"id": second.pk, "deleted": True, "revision": 5}
+    assert "reset" not in data
+
+
+def test_changes_since_the_current_revision_are_none(client, make_entry):
+    make_entry()
+    assert client.get(f"{CHANGES_URL}?since=1").json() == {"revision": 1, "changes": []}
+
+
+def test_changes_since_a_revision_from_the_future_ask_for_a_reset(client, make_entry):
+    make_entry()
+    data = client.get(f"{CHANGES_URL}?since=99").json()
+    assert data == {"revision": 1, "reset": True, "changes": []}
+
+
+def test_too_many_changes_ask_for_a_reset(client, make_entry, monkeypatch):
+    monkeypatch.setattr("updates.selectors.CHANGES_LIMIT", 3)
+    for _ in range(4):
+        make_entry()
+    assert client.get(f"{CHANGES_URL}?since=0").json()["reset"] is True
+    assert "reset" not in client.get(f"{CHANGES_URL}?since=1").json()
+
+
+def test_the_event_is_served_with_its_revision(client, make_entry):
+    make_entry()
+    data = client.get("/api/events/harbourside/").json()
+    assert data["title"] == "Harbourside by-election"
+    assert data["status"] == "live"
+    assert data["revision"] == 1
+
+
+def foreign_cursor(db) -> str:
+    other = Event.objects.create(title="Cup final", slug="cup-final")
+    return Cursor(other.pk, timezone.now(), 1).encode()
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "limit=0",
+        "limit=101",
+        f"limit={10**9}",
+        "limit=ten",
+        "limit=-1",
+        "limit=1.5",
+        "before=garbage",
+        "before=" + "x" * 600,
+        # A cursor signed for another purpose, or tampered with.
+        "before=WzEsIjIwMjYtMDEtMDFUMDA6MDA6MDArMDA6MDAiLDFd:1uJ4cG:abc",
+    ],
+)
+def test_bad_entry_page_parameters_get_a_400_with_a_reason(client, event, query):
+    response = client.get(f"{ENTRIES_URL}?{query}")
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["error"]
+
+
+def test_a_cursor_of_another_event_gets_a_400(client, event):
+    response = client.get(f"{ENTRIES_URL}?before={foreign_cursor(event)}")
+    assert response.status_code == 400
+    assert "another event" in response.json()["error"]
+
+
+@pytest.mark.parametrize("query", ["", "since=", "since=-1", "since=abc", f"since={10**30}"])
+def test_bad_changes_parameters_get_a_400_with_a_reason(client, event, query):
+    response = client.get(f"{CHANGES_URL}?{query}")
+    assert response.status_code == 400
+    assert response.json()["error"].startswith("since:")
+
+
+@pytest.mark.parametrize(
+    "url", ["/api/events/nope/", "/api/events/nope/entries/", "/api/events/nope/changes/?since=0"]
+)
+def test_an_unknown_event_gets_a_json_404(client, db, url):
+    response = client.get(url)
+    assert response.status_code == 404
+    assert response.json() == {"error": "no such event or entry"}
+
+
+def test_the_api_only_reads(client, event):
+    response = client.post(ENTRIES_URL, {"headline": "Sneaky"})
+    assert response.status_code == 405

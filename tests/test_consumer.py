@@ -1,0 +1,124 @@
+import asyncio
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+
+from liveblog.asgi import application
+from updates.models import Event
+from updates.services import entry_delete, entry_publish, entry_update, event_update
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+publish = database_sync_to_async(entry_publish)
+update = database_sync_to_async(entry_update)
+delete = database_sync_to_async(entry_delete)
+update_event = database_sync_to_async(event_update)
+
+
+def reader(slug: str = "harbourside", origin: bytes = b"http://localhost") -> WebsocketCommunicator:
+    return WebsocketCommunicator(application, f"/ws/live/{slug}/", headers=[(b"origin", origin)])
+
+
+async def connected_reader(expected_revision: int = 0) -> WebsocketCommunicator:
+    communicator = reader()
+    connected, _ = await communicator.connect()
+    assert connected
+    assert await communicator.receive_json_from() == {"type": "hello", "revision": expected_revision}
+    return communicator
+
+
+async def test_a_reader_gets_hello_then_each_change_in_revision_order(channel_layer, event, journalist):
+    communicator = await connected_reader()
+
+    entry = await publish(event=event, author=journalist, headline="Polls open", body="<p>7am</p>")
+    await update(entry=entry, changes={"headline": "Polls opened at 7am"})
+    await delete(entry=entry)
+
+    created = await communicator.receive_json_from(timeout=3)
+    updated = await communicator.receive_json_from(timeout=3)
+    deleted = await communicator.receive_json_from(timeout=3)
+    assert [created["type"], updated["type"], deleted["type"]] == [
+        "entry.created", "entry.updated", "entry.deleted"
+    ]
+    assert [created["revision"], updated["revision"], deleted["revision"]] == [1, 2, 3]
+    assert created["entry"]["headline"] == "Polls open"
+    assert created["entry"]["html"].startswith(f'<article id="entry-{entry.pk}"')
+    assert updated["entry"]["headline"] == "Polls opened at 7am"
+    assert deleted["entry"] == {"id": entry.pk, "deleted": True, "revision": 3}
+    await communicator.disconnect()
+
+
+async def test_every_reader_of_the_event_gets_the_change(channel_layer, event, journalist):
+    readers = [await connected_reader() for _ in range(3)]
+    await publish(event=event, author=journalist, headline="Turnout 46%", body="<p>Up.</p>")
+    for communicator in readers:
+        message = await communicator.receive_json_from(timeout=3)
+        assert message["entry"]["headline"] == "Turnout 46%"
+        await communicator.disconnect()
+
+
+async def test_readers_of_another_event_hear_nothing(channel_layer, event, journalist):
+    await database_sync_to_async(Event.objects.create)(title="Cup final", slug="cup-final")
+    other = reader("cup-final")
+    await other.connect()
+    assert (await other.receive_json_from())["type"] == "hello"
+    await publish(event=event, author=journalist, headline="Not for you", body="<p>x</p>")
+    assert await other.receive_nothing(timeout=0.5)
+    await other.disconnect()
+
+
+async def test_a_change_of_the_event_is_sent_to_readers(channel_layer, event):
+    communicator = await connected_reader()
+    await update_event(event=event, changes={"title": "Harbourside: the result"})
+    message = await communicator.receive_json_from(timeout=3)
+    assert message["type"] == "event.updated"
+    assert message["event"]["title"] == "Harbourside: the result"
+    await communicator.disconnect()
+
+
+async def test_hello_tells_a_late_reader_the_current_revision(channel_layer, event, journalist):
+    await publish(event=event, author=journalist, headline="Early", body="<p>x</p>")
+    communicator = await connected_reader(expected_revision=1)
+    assert await communicator.receive_nothing(timeout=0.3)
+    await communicator.disconnect()
+
+
+async def test_an_unknown_event_closes_the_socket_with_4004(channel_layer, db):
+    communicator = reader("nope")
+    await communicator.connect()
+    assert await communicator.receive_output() == {"type": "websocket.close", "code": 4004}
+
+
+async def test_an_ended_event_closes_the_socket_with_4410(channel_layer, event):
+    await update_event(event=event, changes={"status": Event.Status.ENDED})
+    communicator = reader()
+    await communicator.connect()
+    assert await communicator.receive_output() == {"type": "websocket.close", "code": 4410}
+
+
+async def test_a_reader_that_sends_anything_is_closed_with_4003(channel_layer, event):
+    communicator = await connected_reader()
+    await communicator.send_to(text_data='{"type": "entry.created"}')
+    assert await communicator.receive_output() == {"type": "websocket.close", "code": 4003}
+
+
+async def test_a_foreign_origin_is_refused(channel_layer, event):
+    communicator = reader(origin=b"https://evil.example")
+    connected, _ = await communicator.connect()
+    assert not connected
+
+
+async def test_an_idle_reader_on_redis_still_gets_changes_after_fifteen_seconds(
+    redis_url, settings, event, journalist
+):
+    # redis-py 8's default 5 s socket timeout used to kill idle receives (channels_redis 422).
+    from liveblog.layers import channel_layers
+
+    settings.CHANNEL_LAYERS = channel_layers(redis_url)
+    communicator = await connected_reader()
+    await asyncio.sleep(15)
+    await publish(event=event, author=journalist, headline="Still here?", body="<p>Yes.</p>")
+    message = await communicator.receive_json_from(timeout=3)
+    assert message["entry"]["headline"] == "Still here?"
+    await communicator.disconnect()

@@ -1,0 +1,111 @@
+import threading
+
+import pytest
+from django.db import connection
+
+from updates.models import Entry, Event
+from updates.services import entry_delete, entry_publish, entry_restore, entry_update, event_update
+
+
+def revision_of(event: Event) -> int:
+    event.refresh_from_db()
+    return event.revision
+
+
+def test_each_change_takes_the_next_revision_of_its_event(event, make_entry):
+    first = make_entry()
+    second = make_entry(headline="Turnout is up")
+    assert (first.revision, second.revision) == (1, 2)
+
+    entry_update(entry=first, changes={"headline": "Polls opened at 7am"})
+    assert first.revision == 3
+    entry_update(entry=first, changes={"pinned": True})
+    assert first.revision == 4
+    entry_delete(entry=second)
+    assert second.revision == 5
+    entry_restore(entry=second)
+    assert second.revision == 6
+    event_update(event=event, changes={"summary": "The count, live."})
+    assert revision_of(event) == 7
+
+
+def test_an_update_without_changes_takes_no_revision(event, make_entry):
+    entry = make_entry()
+    entry_update(entry=entry, changes={})
+    assert entry.revision == 1 == revision_of(event)
+
+
+def test_revisions_are_counted_per_event(event, make_entry, journalist):
+    other = Event.objects.create(title="Cup final", slug="cup-final")
+    make_entry()
+    entry = entry_publish(event=other, author=journalist, headline="Kick-off", body="<p>Go</p>")
+    assert entry.revision == 1
+    assert revision_of(event) == 1
+
+
+def test_deleting_keeps_a_tombstone_that_readers_no_longer_see(event, make_entry):
+    entry = make_entry()
+    entry_delete(entry=entry)
+    entry.refresh_from_db()
+    assert entry.deleted_at is not None
+    assert Entry.objects.filter(pk=entry.pk).exists()
+    assert not Entry.objects.visible().filter(pk=entry.pk).exists()
+
+
+def test_deleting_twice_takes_one_revision(event, make_entry):
+    entry = make_entry()
+    entry_delete(entry=entry)
+    entry_delete(entry=entry)
+    assert revision_of(event) == 2
+
+
+def test_restoring_brings_the_entry_back_with_a_new_revision(event, make_entry):
+    entry = make_entry()
+    entry_delete(entry=entry)
+    entry_restore(entry=entry)
+    assert Entry.objects.visible().get(pk=entry.pk).revision == 3
+
+
+def test_a_deleted_entry_cannot_be_edited(event, make_entry):
+    from django.core.exceptions import ValidationError
+
+    entry = make_entry()
+    entry_delete(entry=entry)
+    with pytest.raises(ValidationError):
+        entry_update(entry=entry, changes={"headline": "Back from the dead"})
+
+
+def test_the_byline_defaults_to_the_journalists_profile(make_entry):
+    assert make_entry().byline == "Sam Okafor, Political Correspondent"
+    assert make_entry(byline="Guest, Reader").byline == "Guest, Reader"
+
+
+def test_the_body_is_sanitised_on_save(make_entry):
+    entry = make_entry(body='<p onclick="steal()">Hi<script>steal()</script></p>')
+    assert entry.body == "<p>Hi</p>"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_twenty_concurrent_publishes_get_twenty_distinct_revisions(event, journalist):
+    start = threading.Barrier(20)
+    errors = []
+
+    def publish(number: int) -> None:
+        try:
+            start.wait(timeout=10)
+            entry_publish(event=event, author=journalist, headline=f"Update {number}", body="<p>x</p>")
+        except Exception as error:  # pragma: no cover - reported below
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=publish, args=(n,)) for n in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert errors == []
+    revisions = sorted(Entry.objects.filter(event=event).values_list("revision", flat=True))
+    assert revisions == list(range(1, 21))
+    assert revision_of(event) == 20
