@@ -1,0 +1,78 @@
+import pytest
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+
+from liveblog.asgi import application
+from updates.sanitize import sanitize_body
+from updates.services import entry_publish, entry_update
+
+HOSTILE = [
+    "<script>alert(1)</script>",
+    '<img src="x" onerror="alert(1)">',
+    '<a href="javascript:alert(1)">click</a>',
+    '<iframe src="https://evil.example"></iframe>',
+    '<p style="background:url(javascript:alert(1))" onclick="alert(1)">hi</p>',
+    '<svg><script>alert(1)</script></svg>',
+    '<a href="JaVaScRiPt:alert(1)">x</a>',
+    "<object data='evil.swf'></object><embed src='evil.swf'>",
+    '<form action="https://evil.example"><input name="password"></form>',
+]
+DANGERS = ["<script", "onerror", "onclick", "javascript:", "<iframe", "<object", "<embed", "<form", "style="]
+
+
+def assert_harmless(text: str) -> None:
+    lowered = text.lower()
+    for danger in DANGERS:
+        assert danger not in lowered, f"{danger!r} survived in {text!r}"
+
+
+@pytest.mark.parametrize("html", HOSTILE)
+def test_nothing_that_runs_script_survives_sanitising(html):
+    assert_harmless(sanitize_body(html))
+
+
+def test_a_journalists_formatting_survives():
+    html = (
+        "<h2>Result</h2><p><strong>Elected</strong>, <em>narrowly</em>: "
+        '<a href="https://example.org/results">full results</a></p>'
+        "<ul><li>one</li></ul><ol><li>two</li></ol><blockquote><p>Quote</p></blockquote>"
+        '<img src="https://example.org/count.jpg" alt="The count">'
+    )
+    cleaned = sanitize_body(html)
+    for kept in ["<h2>", "<strong>", "<em>", "<ul>", "<ol>", "<blockquote>", 'alt="The count"']:
+        assert kept in cleaned
+    assert 'href="https://example.org/results"' in cleaned
+    assert 'rel="noopener noreferrer nofollow"' in cleaned
+
+
+def test_hostile_html_reaches_neither_page_nor_api(client, make_entry):
+    make_entry(body="".join(HOSTILE))
+    page = client.get("/live/harbourside/").content.decode()
+    entry_html = page[page.index('<article id="entry-') : page.index("</article>")]
+    assert_harmless(entry_html)
+    assert_harmless(client.get("/api/events/harbourside/entries/").content.decode())
+    assert_harmless(client.get("/api/events/harbourside/changes/?since=0").content.decode())
+
+
+def test_headline_and_byline_are_plain_text_on_the_page(client, make_entry):
+    make_entry(headline="<script>alert(1)</script>", byline="<b>Sam</b>")
+    page = client.get("/live/harbourside/").content.decode()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "&lt;b&gt;Sam&lt;/b&gt;" in page
+    assert "<script>alert(1)" not in page
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_hostile_html_never_reaches_a_websocket_message(event, journalist):
+    communicator = WebsocketCommunicator(
+        application, "/ws/live/harbourside/", headers=[(b"origin", b"http://localhost")]
+    )
+    await communicator.connect()
+    await communicator.receive_json_from()
+    entry = await database_sync_to_async(entry_publish)(
+        event=event, author=journalist, headline="x", body=HOSTILE[0] + HOSTILE[1]
+    )
+    await database_sync_to_async(entry_update)(entry=entry, changes={"body": "".join(HOSTILE)})
+    for _ in range(2):
+        assert_harmless((await communicator.receive_json_from(timeout=3))["entry"]["body"])
+    await communicator.disconnect()
