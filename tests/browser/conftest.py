@@ -1,0 +1,365 @@
+"""End-to-end fixtures: real Daphne processes on the test database, driven by Chromium.
+
+Every test gets its own Daphne processes, started on free ports after pytest-django
+has made the test database, with the same database and Redis as this process. The
+reader's page talks to one process and the newsroom's admin to another, so a change
+saved in the admin can only reach the reader through Redis. Daphne sees only
+committed data: the tests use transactional_db.
+
+Playwright's async API runs in pytest-asyncio's loop, next to the other async tests.
+With LIVEBLOG_SCREENSHOTS naming a directory, tests save screenshots of the live page
+there (desktop and phone).
+"""
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from playwright.async_api import Browser, Locator, Page, WebSocket, async_playwright, expect
+
+from tests.conftest import free_port
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+DESKTOP = {"viewport": {"width": 1280, "height": 900}}
+PHONE = {
+    "viewport": {"width": 390, "height": 844},
+    "device_scale_factor": 3,
+    "is_mobile": True,
+    "has_touch": True,
+}
+SERVER_START_SECONDS = 20.0
+SERVER_STOP_SECONDS = 5.0
+SECRET_KEY = "browser-tests-only-not-a-secret"
+
+# No wait in these tests is open-ended: expect() gives up after 5 s unless told otherwise.
+expect.set_options(timeout=5_000)
+
+
+# Daphne ------------------------------------------------------------------------------
+
+
+def database_url(db: dict) -> str:
+    """The DATABASE_URL of the database this process uses (the test database, once set up)."""
+    if db["ENGINE"] == "django.db.backends.sqlite3":
+        name = str(db["NAME"])
+        if name == ":memory:" or "mode=memory" in name:
+            raise RuntimeError("Daphne cannot share an in-memory SQLite database; give it a file")
+        return f"sqlite:///{Path(name).resolve()}"
+    if db["ENGINE"] == "django.db.backends.postgresql":
+        credentials = quote(db.get("USER") or "", safe="")
+        if db.get("PASSWORD"):
+            credentials += ":" + quote(db["PASSWORD"], safe="")
+        host = quote(db.get("HOST") or "", safe="")
+        port = f":{db['PORT']}" if db.get("PORT") else ""
+        at = "@" if credentials else ""
+        return f"postgres://{credentials}{at}{host}{port}/{quote(db['NAME'], safe='')}"
+    raise RuntimeError(f"The browser tests do not know how to share a {db['ENGINE']} database")
+
+
+def daphne_command() -> list[str]:
+    script = Path(sys.executable).with_name("daphne")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "daphne"]
+
+
+@dataclass
+class DaphneServer:
+    name: str
+    port: int
+    process: subprocess.Popen
+    log_path: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def log(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return "(no log)"
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=SERVER_STOP_SECONDS)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=SERVER_STOP_SECONDS)
+
+
+class PortTaken(Exception):
+    pass
+
+
+SERVERS = pytest.StashKey[list[DaphneServer]]()
+
+
+def _wait_until_serving(server: DaphneServer) -> None:
+    """Until the home page answers 200, which also proves Daphne reads the test database."""
+    # Straight to 127.0.0.1, whatever proxy the environment names.
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    deadline = time.monotonic() + SERVER_START_SECONDS
+    while True:
+        if server.process.poll() is not None:
+            log = server.log()
+            if "Address already in use" in log or "CannotListenError" in log:
+                raise PortTaken(server.port)
+            raise RuntimeError(
+                f"Daphne {server.name} exited with {server.process.returncode}; its log:\n{log}"
+            )
+        try:
+            with opener.open(server.url + "/", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except urllib.error.HTTPError as error:
+            raise RuntimeError(
+                f"Daphne {server.name} answered {error.code} for /; its log:\n{server.log()}"
+            ) from error
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(
+                f"Daphne {server.name} did not answer within {SERVER_START_SECONDS:.0f} s; "
+                f"its log:\n{server.log()}"
+            )
+        time.sleep(0.05)
+
+
+def daphne_start(name: str, env: dict[str, str], log_dir: Path) -> DaphneServer:
+    for attempt in range(3):
+        port = free_port()
+        log_path = log_dir / f"daphne-{name}-{port}.log"
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(
+                [*daphne_command(), "-b", "127.0.0.1", "-p", str(port), "liveblog.asgi:application"],
+                cwd=settings.BASE_DIR,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        server = DaphneServer(name, port, process, log_path)
+        try:
+            _wait_until_serving(server)
+            return server
+        except PortTaken:
+            # Another process took the free port between free_port() and Daphne's bind.
+            server.stop()
+            if attempt == 2:
+                raise
+        except BaseException:
+            server.stop()
+            raise
+    raise AssertionError("unreachable")
+
+
+@pytest.fixture
+def daphne_env(transactional_db, redis_url: str) -> dict[str, str]:
+    """Settings for Daphne: this process's test database, Redis, production-like settings."""
+    pythonpath = os.pathsep.join(filter(None, [str(settings.BASE_DIR), os.environ.get("PYTHONPATH")]))
+    return os.environ | {
+        "DJANGO_SETTINGS_MODULE": "liveblog.settings",
+        "DATABASE_URL": database_url(connection.settings_dict),
+        "REDIS_URL": redis_url,
+        "DEBUG": "false",
+        "SECRET_KEY": SECRET_KEY,
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "PYTHONPATH": pythonpath,
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+def _serve(request: pytest.FixtureRequest, name: str, env: dict, tmp_path: Path) -> Iterator[DaphneServer]:
+    server = daphne_start(name, env, tmp_path)
+    request.node.stash.setdefault(SERVERS, []).append(server)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def reader_server(request, daphne_env, tmp_path) -> Iterator[DaphneServer]:
+    """The Daphne process readers' pages and websockets talk to."""
+    yield from _serve(request, "reader", daphne_env, tmp_path)
+
+
+@pytest.fixture
+def newsroom_server(request, daphne_env, tmp_path) -> Iterator[DaphneServer]:
+    """Another Daphne process, for the journalist's admin."""
+    yield from _serve(request, "newsroom", daphne_env, tmp_path)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call):
+    report = yield
+    if report.failed:
+        for server in item.stash.get(SERVERS, []):
+            report.sections.append((f"Daphne {server.name} at {server.url}", server.log()))
+    return report
+
+
+# Chromium ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    if not CHROMIUM.exists():
+        pytest.skip("needs Chromium: apt-get install chromium")
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, timeout=20_000
+        )
+        try:
+            yield browser
+        finally:
+            await browser.close()
+
+
+def within(started: float, seconds: float) -> float:
+    """An expect() timeout, in ms, for something due `seconds` after `started` (monotonic)."""
+    left = seconds - (time.monotonic() - started)
+    # Never 0: to Playwright that means no timeout at all.
+    return max(1.0, left * 1000)
+
+
+@dataclass
+class Reader:
+    """A reader's tab on the live page, with what its websocket received."""
+
+    page: Page
+    base_url: str
+    frames: list[dict] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.page.on("websocket", self._watch)
+        self.page.on("pageerror", lambda error: self.errors.append(str(error)))
+
+    def _watch(self, socket: WebSocket) -> None:
+        socket.on("framereceived", lambda payload: self.frames.append(json.loads(payload)))
+
+    async def open(self, slug: str, query: str = "") -> None:
+        await self.page.goto(f"{self.base_url}/live/{slug}/{query}")
+
+    async def wait_until_live(self, timeout: float = 5.0) -> None:
+        """Until the websocket said hello: from then on every change is pushed to the page."""
+        deadline = time.monotonic() + timeout
+        while not any(frame.get("type") == "hello" for frame in self.frames):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no hello on the live page's websocket within {timeout} s")
+            await asyncio.sleep(0.02)
+
+    def entry(self, entry_id: int) -> Locator:
+        return self.page.locator(f"#entry-{entry_id}")
+
+    def frames_of(self, kind: str) -> list[dict]:
+        return [frame for frame in self.frames if frame.get("type") == kind]
+
+    async def ids(self, selector: str) -> list[int]:
+        return await self.page.locator(selector).evaluate_all(
+            "cards => cards.map(card => Number(card.dataset.id))"
+        )
+
+
+@pytest.fixture
+async def reader(browser: Browser, reader_server: DaphneServer) -> Reader:
+    """A reader's browser (its own context), pointed at the reader's Daphne."""
+    context = await browser.new_context(**DESKTOP)
+    return Reader(await context.new_page(), reader_server.url)
+
+
+@dataclass
+class Newsroom:
+    """A journalist's browser on the admin, in a context of its own."""
+
+    page: Page
+    base_url: str
+
+    async def log_in(self, username: str, password: str) -> None:
+        await self.page.goto(f"{self.base_url}/admin/login/?next=/admin/")
+        await self.page.locator("#id_username").fill(username)
+        await self.page.locator("#id_password").fill(password)
+        await self.page.locator("#login-form [type=submit]").click()
+        await expect(self.page).to_have_url(f"{self.base_url}/admin/")
+
+    def field(self, name: str) -> Locator:
+        return self.page.locator(f"#id_{name}")
+
+    async def open_new_entry(self) -> None:
+        await self.page.goto(f"{self.base_url}/admin/updates/entry/add/")
+        await expect(self.field("headline")).to_be_visible()
+
+    async def open_entry(self, entry_id: int) -> None:
+        await self.page.goto(f"{self.base_url}/admin/updates/entry/{entry_id}/change/")
+        await expect(self.field("headline")).to_be_visible()
+
+    async def fill_entry(self, *, headline: str, body: str, event: str | None = None) -> None:
+        if event is not None:
+            await self.field("event").select_option(label=event)
+        await self.field("headline").fill(headline)
+        await self.field("body").fill(body)
+
+    async def save(self) -> None:
+        await self.page.locator("input[name=_save]").click()
+
+    async def open_delete(self, entry_id: int) -> None:
+        await self.page.goto(f"{self.base_url}/admin/updates/entry/{entry_id}/delete/")
+
+    async def confirm_delete(self) -> None:
+        await self.page.get_by_role("button", name="Yes, I’m sure").click()
+
+    async def expect_message(self, text: str) -> None:
+        await expect(self.page.locator(".messagelist .success")).to_contain_text(text)
+
+
+@pytest.fixture
+async def newsroom(browser: Browser, newsroom_server: DaphneServer) -> Newsroom:
+    """A journalist's browser, not yet logged in, pointed at the newsroom's Daphne."""
+    context = await browser.new_context(**DESKTOP)
+    return Newsroom(await context.new_page(), newsroom_server.url)
+
+
+@pytest.fixture
+def screenshots(browser: Browser) -> Callable[[str, str], Awaitable[None]]:
+    """capture(url, name): with LIVEBLOG_SCREENSHOTS set, saves name-desktop.png and
+    name-phone.png of the page at url in that directory; otherwise does nothing."""
+    directory = os.environ.get("LIVEBLOG_SCREENSHOTS")
+
+    async def capture(url: str, name: str) -> None:
+        if not directory:
+            return
+        Path(directory).mkdir(parents=True, exist_ok=True)
+        for label, options in {"desktop": DESKTOP, "phone": PHONE}.items():
+            context = await browser.new_context(**options)
+            try:
+                page = await context.new_page()
+                await page.goto(url)
+                await page.screenshot(path=Path(directory) / f"{name}-{label}.png", full_page=True)
+            finally:
+                await context.close()
+
+    return capture
