@@ -31,6 +31,16 @@ def collected_static() -> None:
     call_command("collectstatic", interactive=False, verbosity=0)
 
 
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix) -> None:
+    # Connections opened in worker threads (database_sync_to_async) must not outlive
+    # their test, or PostgreSQL refuses to drop the test database at the end.
+    from django.db import connections
+
+    for connection in connections.all():
+        connection.settings_dict["CONN_MAX_AGE"] = 0
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -11,8 +11,6 @@ With LIVEBLOG_SCREENSHOTS naming a directory, tests save screenshots of the live
 there (desktop and phone).
 """
 
-import asyncio
-import json
 import os
 import subprocess
 import sys
@@ -20,15 +18,16 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 from django.conf import settings
 from django.db import connection
-from playwright.async_api import Browser, Locator, Page, WebSocket, async_playwright, expect
+from playwright.async_api import Browser, async_playwright, expect
 
+from tests.browser.pages import DESKTOP, PHONE, Newsroom, Reader
 from tests.conftest import free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -42,16 +41,10 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-DESKTOP = {"viewport": {"width": 1280, "height": 900}}
-PHONE = {
-    "viewport": {"width": 390, "height": 844},
-    "device_scale_factor": 3,
-    "is_mobile": True,
-    "has_touch": True,
-}
 SERVER_START_SECONDS = 20.0
 SERVER_STOP_SECONDS = 5.0
 SECRET_KEY = "browser-tests-only-not-a-secret"
+ASGI_APPLICATION = "liveblog.asgi:application"
 
 # No wait in these tests is open-ended: expect() gives up after 5 s unless told otherwise.
 expect.set_options(timeout=5_000)
@@ -154,7 +147,7 @@ def daphne_start(name: str, env: dict[str, str], log_dir: Path) -> DaphneServer:
         log_path = log_dir / f"daphne-{name}-{port}.log"
         with log_path.open("wb") as log:
             process = subprocess.Popen(
-                [*daphne_command(), "-b", "127.0.0.1", "-p", str(port), "liveblog.asgi:application"],
+                [*daphne_command(), "-b", "127.0.0.1", "-p", str(port), ASGI_APPLICATION],
                 cwd=settings.BASE_DIR,
                 env=env,
                 stdin=subprocess.DEVNULL,
@@ -179,7 +172,10 @@ def daphne_start(name: str, env: dict[str, str], log_dir: Path) -> DaphneServer:
 @pytest.fixture
 def daphne_env(transactional_db, redis_url: str) -> dict[str, str]:
     """Settings for Daphne: this process's test database, Redis, production-like settings."""
-    pythonpath = os.pathsep.join(filter(None, [str(settings.BASE_DIR), os.environ.get("PYTHONPATH")]))
+    # The code under test, even where the virtualenv's editable install points elsewhere.
+    pythonpath = os.pathsep.join(
+        filter(None, [str(settings.BASE_DIR), os.environ.get("PYTHONPATH")])
+    )
     return os.environ | {
         "DJANGO_SETTINGS_MODULE": "liveblog.settings",
         "DATABASE_URL": database_url(connection.settings_dict),
@@ -192,7 +188,9 @@ def daphne_env(transactional_db, redis_url: str) -> dict[str, str]:
     }
 
 
-def _serve(request: pytest.FixtureRequest, name: str, env: dict, tmp_path: Path) -> Iterator[DaphneServer]:
+def _serve(
+    request: pytest.FixtureRequest, name: str, env: dict, tmp_path: Path
+) -> Iterator[DaphneServer]:
     server = daphne_start(name, env, tmp_path)
     request.node.stash.setdefault(SERVERS, []).append(server)
     try:
@@ -239,101 +237,11 @@ async def browser() -> AsyncIterator[Browser]:
             await browser.close()
 
 
-def within(started: float, seconds: float) -> float:
-    """An expect() timeout, in ms, for something due `seconds` after `started` (monotonic)."""
-    left = seconds - (time.monotonic() - started)
-    # Never 0: to Playwright that means no timeout at all.
-    return max(1.0, left * 1000)
-
-
-@dataclass
-class Reader:
-    """A reader's tab on the live page, with what its websocket received."""
-
-    page: Page
-    base_url: str
-    frames: list[dict] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        self.page.on("websocket", self._watch)
-        self.page.on("pageerror", lambda error: self.errors.append(str(error)))
-
-    def _watch(self, socket: WebSocket) -> None:
-        socket.on("framereceived", lambda payload: self.frames.append(json.loads(payload)))
-
-    async def open(self, slug: str, query: str = "") -> None:
-        await self.page.goto(f"{self.base_url}/live/{slug}/{query}")
-
-    async def wait_until_live(self, timeout: float = 5.0) -> None:
-        """Until the websocket said hello: from then on every change is pushed to the page."""
-        deadline = time.monotonic() + timeout
-        while not any(frame.get("type") == "hello" for frame in self.frames):
-            if time.monotonic() > deadline:
-                raise AssertionError(f"no hello on the live page's websocket within {timeout} s")
-            await asyncio.sleep(0.02)
-
-    def entry(self, entry_id: int) -> Locator:
-        return self.page.locator(f"#entry-{entry_id}")
-
-    def frames_of(self, kind: str) -> list[dict]:
-        return [frame for frame in self.frames if frame.get("type") == kind]
-
-    async def ids(self, selector: str) -> list[int]:
-        return await self.page.locator(selector).evaluate_all(
-            "cards => cards.map(card => Number(card.dataset.id))"
-        )
-
-
 @pytest.fixture
 async def reader(browser: Browser, reader_server: DaphneServer) -> Reader:
     """A reader's browser (its own context), pointed at the reader's Daphne."""
     context = await browser.new_context(**DESKTOP)
     return Reader(await context.new_page(), reader_server.url)
-
-
-@dataclass
-class Newsroom:
-    """A journalist's browser on the admin, in a context of its own."""
-
-    page: Page
-    base_url: str
-
-    async def log_in(self, username: str, password: str) -> None:
-        await self.page.goto(f"{self.base_url}/admin/login/?next=/admin/")
-        await self.page.locator("#id_username").fill(username)
-        await self.page.locator("#id_password").fill(password)
-        await self.page.locator("#login-form [type=submit]").click()
-        await expect(self.page).to_have_url(f"{self.base_url}/admin/")
-
-    def field(self, name: str) -> Locator:
-        return self.page.locator(f"#id_{name}")
-
-    async def open_new_entry(self) -> None:
-        await self.page.goto(f"{self.base_url}/admin/updates/entry/add/")
-        await expect(self.field("headline")).to_be_visible()
-
-    async def open_entry(self, entry_id: int) -> None:
-        await self.page.goto(f"{self.base_url}/admin/updates/entry/{entry_id}/change/")
-        await expect(self.field("headline")).to_be_visible()
-
-    async def fill_entry(self, *, headline: str, body: str, event: str | None = None) -> None:
-        if event is not None:
-            await self.field("event").select_option(label=event)
-        await self.field("headline").fill(headline)
-        await self.field("body").fill(body)
-
-    async def save(self) -> None:
-        await self.page.locator("input[name=_save]").click()
-
-    async def open_delete(self, entry_id: int) -> None:
-        await self.page.goto(f"{self.base_url}/admin/updates/entry/{entry_id}/delete/")
-
-    async def confirm_delete(self) -> None:
-        await self.page.get_by_role("button", name="Yes, I’m sure").click()
-
-    async def expect_message(self, text: str) -> None:
-        await expect(self.page.locator(".messagelist .success")).to_contain_text(text)
 
 
 @pytest.fixture
