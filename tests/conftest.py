@@ -70,7 +70,9 @@ def redis_url() -> Iterator[str]:
         return
     server = shutil.which("redis-server")
     if server is None:
-        pytest.skip("needs Redis: set REDIS_URL, or install redis-server (apt-get install redis-server)")
+        pytest.skip(
+            "needs Redis: set REDIS_URL, or install redis-server (apt-get install redis-server)"
+        )
     port = free_port()
     process = subprocess.Popen(
         [server, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no"],
@@ -99,7 +101,9 @@ def journalist(db) -> User:
     groups_create(Group, Permission)
     user = User.objects.create_user("sam", password="correct horse battery", is_staff=True)
     user.groups.add(Group.objects.get(name="Journalist"))
-    JournalistProfile.objects.create(user=user, display_name="Sam Okafor", role="Political Correspondent")
+    JournalistProfile.objects.create(
+        user=user, display_name="Sam Okafor", role="Political Correspondent"
+    )
     return user
 
 

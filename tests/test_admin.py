@@ -38,7 +38,9 @@ def test_posting_publishes_with_the_next_revision_and_tells_readers_after_commit
     newsroom, event, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks() as callbacks:
-        response = newsroom.post(ADD_URL, entry_form(event, body='<p>Boxes<script>x()</script></p>'))
+        response = newsroom.post(
+            ADD_URL, entry_form(event, body="<p>Boxes<script>x()</script></p>")
+        )
 
     assert response.status_code == 302
     entry = Entry.objects.get()
@@ -126,8 +128,14 @@ def test_an_editor_creates_an_event_in_the_admin(client, admin_user, db):
     client.force_login(admin_user)
     response = client.post(
         "/admin/updates/event/add/",
-        {"title": "Cup final", "slug": "cup-final", "summary": "", "status": "live",
-         "starts_at_0": "2026-11-28", "starts_at_1": "15:00:00"},
+        {
+            "title": "Cup final",
+            "slug": "cup-final",
+            "summary": "",
+            "status": "live",
+            "starts_at_0": "2026-11-28",
+            "starts_at_1": "15:00:00",
+        },
     )
     assert response.status_code == 302
     assert Event.objects.get(slug="cup-final").revision == 0

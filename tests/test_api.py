@@ -39,7 +39,9 @@ def test_paging_by_20_returns_each_entry_once_newest_first(client, many_entries)
     assert page_through(client) == [entry.pk for entry in many_entries]
 
 
-def test_paging_stays_exact_while_entries_are_published_and_deleted(client, many_entries, make_entry):
+def test_paging_stays_exact_while_entries_are_published_and_deleted(
+    client, many_entries, make_entry
+):
     deleted = []
 
     def newsroom_at_work(page_number: int) -> None:
@@ -78,8 +80,17 @@ def test_an_entry_has_the_documented_shape(client, make_entry):
     assert data["revision"] == 1 and data["next"] is None
     (item,) = data["entries"]
     assert set(item) == {
-        "id", "headline", "body", "byline", "published_at", "updated_at",
-        "pinned", "key_event", "revision", "url", "html",
+        "id",
+        "headline",
+        "body",
+        "byline",
+        "published_at",
+        "updated_at",
+        "pinned",
+        "key_event",
+        "revision",
+        "url",
+        "html",
     }
     assert item["headline"] == "Polls are open"
     assert item["body"] == "<p>From 7am.</p>"
@@ -97,7 +108,9 @@ def test_changes_since_a_revision_come_oldest_first_with_tombstones(client, make
 
     assert data["revision"] == 5
     assert [(c["id"], c["revision"]) for c in data["changes"]] == [
-        (third.pk, 3), (first.pk, 4), (second.pk, 5)
+        (third.pk, 3),
+        (first.pk, 4),
+        (second.pk, 5),
     ]
     assert data["changes"][1]["headline"] == "Corrected"
     assert data["changes"][2] == {"id": second.pk, "deleted": True, "revision": 5}

@@ -24,11 +24,16 @@ async def connected_reader(expected_revision: int = 0) -> WebsocketCommunicator:
     communicator = reader()
     connected, _ = await communicator.connect()
     assert connected
-    assert await communicator.receive_json_from() == {"type": "hello", "revision": expected_revision}
+    assert await communicator.receive_json_from() == {
+        "type": "hello",
+        "revision": expected_revision,
+    }
     return communicator
 
 
-async def test_a_reader_gets_hello_then_each_change_in_revision_order(channel_layer, event, journalist):
+async def test_a_reader_gets_hello_then_each_change_in_revision_order(
+    channel_layer, event, journalist
+):
     communicator = await connected_reader()
 
     entry = await publish(event=event, author=journalist, headline="Polls open", body="<p>7am</p>")
@@ -39,7 +44,9 @@ async def test_a_reader_gets_hello_then_each_change_in_revision_order(channel_la
     updated = await communicator.receive_json_from(timeout=3)
     deleted = await communicator.receive_json_from(timeout=3)
     assert [created["type"], updated["type"], deleted["type"]] == [
-        "entry.created", "entry.updated", "entry.deleted"
+        "entry.created",
+        "entry.updated",
+        "entry.deleted",
     ]
     assert [created["revision"], updated["revision"], deleted["revision"]] == [1, 2, 3]
     assert created["entry"]["headline"] == "Polls open"

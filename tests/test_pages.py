@@ -12,7 +12,10 @@ def entry_ids(html: str) -> list[int]:
 
 def test_the_live_page_shows_the_newest_20_entries_with_the_pinned_one_first(client, make_entry):
     start = timezone.now() - timedelta(hours=2)
-    made = [make_entry(headline=f"Update {n}", published_at=start + timedelta(minutes=n)) for n in range(25)]
+    made = [
+        make_entry(headline=f"Update {n}", published_at=start + timedelta(minutes=n))
+        for n in range(25)
+    ]
     entry_update(entry=made[3], changes={"pinned": True})
 
     response = client.get("/live/harbourside/")
@@ -38,7 +41,10 @@ def test_the_page_tells_its_script_where_it_stands(client, make_entry):
 
 def test_readers_without_javascript_follow_a_link_to_older_entries(client, make_entry):
     start = timezone.now() - timedelta(hours=2)
-    made = [make_entry(headline=f"Update {n}", published_at=start + timedelta(minutes=n)) for n in range(30)]
+    made = [
+        make_entry(headline=f"Update {n}", published_at=start + timedelta(minutes=n))
+        for n in range(30)
+    ]
     first = client.get("/live/harbourside/")
     link = first.context["next_cursor"]
     assert 'id="load-more" href="?before=' in first.content.decode()

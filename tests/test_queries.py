@@ -36,7 +36,9 @@ def test_an_api_page_takes_two_queries_whatever_the_number_of_entries(
 
 
 @pytest.mark.parametrize("count", [3, 60])
-def test_changes_take_two_queries_whatever_their_number(client, entries, count, django_assert_num_queries):
+def test_changes_take_two_queries_whatever_their_number(
+    client, entries, count, django_assert_num_queries
+):
     entries(count)
     # The event; the changed entries with their event joined.
     with django_assert_num_queries(2):

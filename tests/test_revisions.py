@@ -93,7 +93,9 @@ def test_twenty_concurrent_publishes_get_twenty_distinct_revisions(event, journa
     def publish(number: int) -> None:
         try:
             start.wait(timeout=10)
-            entry_publish(event=event, author=journalist, headline=f"Update {number}", body="<p>x</p>")
+            entry_publish(
+                event=event, author=journalist, headline=f"Update {number}", body="<p>x</p>"
+            )
         except Exception as error:  # pragma: no cover - reported below
             errors.append(error)
         finally:

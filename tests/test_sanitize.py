@@ -12,12 +12,22 @@ HOSTILE = [
     '<a href="javascript:alert(1)">click</a>',
     '<iframe src="https://evil.example"></iframe>',
     '<p style="background:url(javascript:alert(1))" onclick="alert(1)">hi</p>',
-    '<svg><script>alert(1)</script></svg>',
+    "<svg><script>alert(1)</script></svg>",
     '<a href="JaVaScRiPt:alert(1)">x</a>',
     "<object data='evil.swf'></object><embed src='evil.swf'>",
     '<form action="https://evil.example"><input name="password"></form>',
 ]
-DANGERS = ["<script", "onerror", "onclick", "javascript:", "<iframe", "<object", "<embed", "<form", "style="]
+DANGERS = [
+    "<script",
+    "onerror",
+    "onclick",
+    "javascript:",
+    "<iframe",
+    "<object",
+    "<embed",
+    "<form",
+    "style=",
+]
 
 
 def assert_harmless(text: str) -> None:

@@ -96,7 +96,9 @@ class EntryAdmin(admin.ModelAdmin):
 
     @admin.action(description="Restore the selected deleted entries", permissions=["delete"])
     def restore(self, request: HttpRequest, queryset: QuerySet[Entry]) -> None:
-        restored = [entry_restore(entry=entry) for entry in queryset.filter(deleted_at__isnull=False)]
+        restored = [
+            entry_restore(entry=entry) for entry in queryset.filter(deleted_at__isnull=False)
+        ]
         self.message_user(request, f"Restored {len(restored)} entries.", messages.SUCCESS)
 
     def _update_each(self, request: HttpRequest, queryset: QuerySet[Entry], changes: dict) -> None:
@@ -114,7 +116,9 @@ class EventAdmin(admin.ModelAdmin):
 
     @admin.display(description="live page")
     def live_page(self, event: Event) -> str:
-        return format_html('<a href="{}">{}</a>', event.get_absolute_url(), event.get_absolute_url())
+        return format_html(
+            '<a href="{}">{}</a>', event.get_absolute_url(), event.get_absolute_url()
+        )
 
     def save_model(self, request: HttpRequest, obj: Event, form, change: bool) -> None:
         if change:

@@ -45,7 +45,9 @@ class Entry(models.Model):
     headline = models.CharField(max_length=200)
     body = models.TextField(help_text="Paragraphs, links, emphasis, lists, quotes and images.")
     byline = models.CharField(
-        max_length=200, blank=True, help_text='As readers see it, e.g. "Jane Smith, Political Editor".'
+        max_length=200,
+        blank=True,
+        help_text='As readers see it, e.g. "Jane Smith, Political Editor".',
     )
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, editable=False

@@ -2,13 +2,24 @@
 
 GROUPS = {
     "Journalist": [
-        "add_entry", "change_entry", "delete_entry", "view_entry",
+        "add_entry",
+        "change_entry",
+        "delete_entry",
+        "view_entry",
         "view_event",
     ],
     "Editor": [
-        "add_entry", "change_entry", "delete_entry", "view_entry",
-        "add_event", "change_event", "delete_event", "view_event",
-        "add_journalistprofile", "change_journalistprofile", "view_journalistprofile",
+        "add_entry",
+        "change_entry",
+        "delete_entry",
+        "view_entry",
+        "add_event",
+        "change_event",
+        "delete_event",
+        "view_event",
+        "add_journalistprofile",
+        "change_journalistprofile",
+        "view_journalistprofile",
     ],
 }
 
@@ -18,5 +29,7 @@ def groups_create(group_model, permission_model) -> None:
     for name, codenames in GROUPS.items():
         group, _ = group_model.objects.get_or_create(name=name)
         group.permissions.set(
-            permission_model.objects.filter(content_type__app_label="updates", codename__in=codenames)
+            permission_model.objects.filter(
+                content_type__app_label="updates", codename__in=codenames
+            )
         )

@@ -3,8 +3,25 @@
 import nh3
 
 ALLOWED_TAGS = {
-    "p", "br", "a", "strong", "b", "em", "i", "u", "s",
-    "ul", "ol", "li", "blockquote", "h2", "h3", "h4", "img", "figure", "figcaption",
+    "p",
+    "br",
+    "a",
+    "strong",
+    "b",
+    "em",
+    "i",
+    "u",
+    "s",
+    "ul",
+    "ol",
+    "li",
+    "blockquote",
+    "h2",
+    "h3",
+    "h4",
+    "img",
+    "figure",
+    "figcaption",
 }
 ALLOWED_ATTRIBUTES = {
     "a": {"href", "title"},

@@ -62,12 +62,17 @@ def event_get(*, slug: str) -> Event:
 
 
 def entry_get(*, event: Event, entry_id: int) -> Entry:
-    return get_object_or_404(Entry.objects.visible().select_related("event"), event=event, pk=entry_id)
+    return get_object_or_404(
+        Entry.objects.visible().select_related("event"), event=event, pk=entry_id
+    )
 
 
 def entry_pinned(*, event: Event) -> list[Entry]:
     return list(
-        Entry.objects.visible().filter(event=event, pinned=True).select_related("event").newest_first()
+        Entry.objects.visible()
+        .filter(event=event, pinned=True)
+        .select_related("event")
+        .newest_first()
     )
 
 

@@ -48,7 +48,11 @@ def default_byline(user: AbstractBaseUser | None) -> str:
 
 @transaction.atomic
 def event_create(
-    *, title: str, slug: str, summary: str = "", status: str = Event.Status.LIVE,
+    *,
+    title: str,
+    slug: str,
+    summary: str = "",
+    status: str = Event.Status.LIVE,
     starts_at: datetime | None = None,
 ) -> Event:
     event = Event(title=title, slug=slug, summary=summary, status=status)

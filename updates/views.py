@@ -54,5 +54,7 @@ def live(request: HttpRequest, slug: str) -> HttpResponse:
 def entry(request: HttpRequest, slug: str, entry_id: int) -> HttpResponse:
     event = event_get(slug=slug)
     return render(
-        request, "updates/entry.html", {"event": event, "entry": entry_get(event=event, entry_id=entry_id)}
+        request,
+        "updates/entry.html",
+        {"event": event, "entry": entry_get(event=event, entry_id=entry_id)},
     )

@@ -7,7 +7,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -16,52 +15,147 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Event',
+            name="Event",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('title', models.CharField(max_length=200)),
-                ('slug', models.SlugField(help_text="Part of the page's address.", max_length=100, unique=True)),
-                ('summary', models.TextField(blank=True, help_text='One or two sentences under the title.')),
-                ('status', models.CharField(choices=[('scheduled', 'Scheduled'), ('live', 'Live'), ('ended', 'Ended')], default='live', max_length=10)),
-                ('starts_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('revision', models.PositiveBigIntegerField(default=0, editable=False)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("title", models.CharField(max_length=200)),
+                (
+                    "slug",
+                    models.SlugField(
+                        help_text="Part of the page's address.", max_length=100, unique=True
+                    ),
+                ),
+                (
+                    "summary",
+                    models.TextField(blank=True, help_text="One or two sentences under the title."),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("scheduled", "Scheduled"), ("live", "Live"), ("ended", "Ended")],
+                        default="live",
+                        max_length=10,
+                    ),
+                ),
+                ("starts_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("revision", models.PositiveBigIntegerField(default=0, editable=False)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'ordering': ['-starts_at'],
+                "ordering": ["-starts_at"],
             },
         ),
         migrations.CreateModel(
-            name='JournalistProfile',
+            name="JournalistProfile",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('display_name', models.CharField(max_length=100)),
-                ('role', models.CharField(blank=True, help_text='e.g. "Political Correspondent".', max_length=100)),
-                ('user', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='journalist_profile', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("display_name", models.CharField(max_length=100)),
+                (
+                    "role",
+                    models.CharField(
+                        blank=True, help_text='e.g. "Political Correspondent".', max_length=100
+                    ),
+                ),
+                (
+                    "user",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="journalist_profile",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Entry',
+            name="Entry",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('headline', models.CharField(max_length=200)),
-                ('body', models.TextField(help_text='Paragraphs, links, emphasis, lists, quotes and images.')),
-                ('byline', models.CharField(blank=True, help_text='As readers see it, e.g. "Jane Smith, Political Editor".', max_length=200)),
-                ('published_at', models.DateTimeField(default=django.utils.timezone.now, help_text='Readers see this time.')),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('pinned', models.BooleanField(default=False, help_text='Keep above the stream of updates.')),
-                ('key_event', models.BooleanField(default=False, help_text='List among the key events.')),
-                ('revision', models.PositiveBigIntegerField(editable=False)),
-                ('deleted_at', models.DateTimeField(blank=True, editable=False, null=True)),
-                ('author', models.ForeignKey(blank=True, editable=False, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
-                ('event', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='entries', to='updates.event')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("headline", models.CharField(max_length=200)),
+                (
+                    "body",
+                    models.TextField(
+                        help_text="Paragraphs, links, emphasis, lists, quotes and images."
+                    ),
+                ),
+                (
+                    "byline",
+                    models.CharField(
+                        blank=True,
+                        help_text='As readers see it, e.g. "Jane Smith, Political Editor".',
+                        max_length=200,
+                    ),
+                ),
+                (
+                    "published_at",
+                    models.DateTimeField(
+                        default=django.utils.timezone.now, help_text="Readers see this time."
+                    ),
+                ),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "pinned",
+                    models.BooleanField(
+                        default=False, help_text="Keep above the stream of updates."
+                    ),
+                ),
+                (
+                    "key_event",
+                    models.BooleanField(default=False, help_text="List among the key events."),
+                ),
+                ("revision", models.PositiveBigIntegerField(editable=False)),
+                ("deleted_at", models.DateTimeField(blank=True, editable=False, null=True)),
+                (
+                    "author",
+                    models.ForeignKey(
+                        blank=True,
+                        editable=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "event",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="entries",
+                        to="updates.event",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'entries',
-                'ordering': ['-published_at', '-id'],
-                'indexes': [models.Index(models.F('event'), models.OrderBy(models.F('published_at'), descending=True), models.OrderBy(models.F('id'), descending=True), condition=models.Q(('deleted_at__isnull', True)), name='entry_visible_newest')],
-                'constraints': [models.UniqueConstraint(fields=('event', 'revision'), name='entry_unique_revision')],
+                "verbose_name_plural": "entries",
+                "ordering": ["-published_at", "-id"],
+                "indexes": [
+                    models.Index(
+                        models.F("event"),
+                        models.OrderBy(models.F("published_at"), descending=True),
+                        models.OrderBy(models.F("id"), descending=True),
+                        condition=models.Q(("deleted_at__isnull", True)),
+                        name="entry_visible_newest",
+                    )
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("event", "revision"), name="entry_unique_revision"
+                    )
+                ],
             },
         ),
     ]

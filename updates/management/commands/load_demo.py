@@ -19,38 +19,74 @@ SLUG = "harbourside-by-election"
 
 # An invented by-election in an invented town, written for this project.
 ENTRIES = [
-    ("Polls are open", "<p>Polling stations across Harbourside opened at 7am and close at 10pm. "
-     "Six candidates are standing to replace the late Margaret Ojo, who held the seat for 18 years.</p>"),
-    ("Steady queues in the Old Town", "<p>Presiding officers at St Brendan's school report a "
-     "<strong>steady stream</strong> of voters since the morning rush, with queues of up to twenty "
-     "minutes at lunchtime.</p>"),
-    ("What is at stake", "<p>Three things to watch tonight:</p><ul><li>Whether the Harbour "
-     "Alliance can hold a majority of 4,312</li><li>Turnout, which fell to 41% at the last "
-     "by-election here</li><li>The Greens' vote in the new marina wards</li></ul>"),
-    ("Ferry strike adds to turnout worries", "<p>The ferry strike has left island voters "
-     "relying on a single council launch. The returning officer says postal votes from the "
-     "islands have been <em>unusually high</em>.</p>"),
-    ("Candidates make their final pitch", "<blockquote><p>Every vote in Harbourside counts "
-     "twice tonight: once for the town, once for the message it sends.</p></blockquote>"
-     "<p>So said the Alliance candidate, Tomas Reyes, outside the fish market this afternoon.</p>"),
-    ("Polls have closed", "<p>Voting has ended. Ballot boxes are on their way to the count at "
-     "the Harbourside Leisure Centre.</p>"),
-    ("First boxes arrive at the count", "<p>The first ballot boxes, from the Northgate wards, "
-     "reached the leisure centre at 10.41pm. Verification has begun.</p>"),
-    ("Turnout: 46.2%", "<h3>Up five points on last time</h3><p>The returning officer has "
-     "announced a turnout of 46.2%, higher than most observers expected on a wet November "
-     "night.</p>"),
-    ("Recount talk in the marina wards", "<p>Counting agents for two parties are watching the "
-     "marina ward bundles closely. Sources on the floor say the gap between second and third "
-     "place is <strong>fewer than 200 votes</strong>.</p>"),
-    ("Analysis: why the islands matter", "<p>Island wards have voted as a block at every "
-     "election since 2010. Tonight's high postal vote means their result may arrive first.</p>"
-     "<p>Read our <a href=\"https://example.org/harbourside-guide\">guide to the seat</a>.</p>"),
-    ("Candidates gather on the stage", "<p>All six candidates are now on the stage. The "
-     "declaration is expected within minutes.</p>"),
-    ("Result: Greens gain Harbourside", "<p><strong>Ana Lindqvist (Green) is elected</strong> "
-     "with 11,208 votes, a majority of 1,047 over the Harbour Alliance.</p><p>It is the first "
-     "time the seat has changed hands since 2007.</p>"),
+    (
+        "Polls are open",
+        "<p>Polling stations across Harbourside opened at 7am and close at 10pm. "
+        "Six candidates are standing to replace the late Margaret Ojo, who held the seat for 18 years.</p>",
+    ),
+    (
+        "Steady queues in the Old Town",
+        "<p>Presiding officers at St Brendan's school report a "
+        "<strong>steady stream</strong> of voters since the morning rush, with queues of up to twenty "
+        "minutes at lunchtime.</p>",
+    ),
+    (
+        "What is at stake",
+        "<p>Three things to watch tonight:</p><ul><li>Whether the Harbour "
+        "Alliance can hold a majority of 4,312</li><li>Turnout, which fell to 41% at the last "
+        "by-election here</li><li>The Greens' vote in the new marina wards</li></ul>",
+    ),
+    (
+        "Ferry strike adds to turnout worries",
+        "<p>The ferry strike has left island voters "
+        "relying on a single council launch. The returning officer says postal votes from the "
+        "islands have been <em>unusually high</em>.</p>",
+    ),
+    (
+        "Candidates make their final pitch",
+        "<blockquote><p>Every vote in Harbourside counts "
+        "twice tonight: once for the town, once for the message it sends.</p></blockquote>"
+        "<p>So said the Alliance candidate, Tomas Reyes, outside the fish market this afternoon.</p>",
+    ),
+    (
+        "Polls have closed",
+        "<p>Voting has ended. Ballot boxes are on their way to the count at "
+        "the Harbourside Leisure Centre.</p>",
+    ),
+    (
+        "First boxes arrive at the count",
+        "<p>The first ballot boxes, from the Northgate wards, "
+        "reached the leisure centre at 10.41pm. Verification has begun.</p>",
+    ),
+    (
+        "Turnout: 46.2%",
+        "<h3>Up five points on last time</h3><p>The returning officer has "
+        "announced a turnout of 46.2%, higher than most observers expected on a wet November "
+        "night.</p>",
+    ),
+    (
+        "Recount talk in the marina wards",
+        "<p>Counting agents for two parties are watching the "
+        "marina ward bundles closely. Sources on the floor say the gap between second and third "
+        "place is <strong>fewer than 200 votes</strong>.</p>",
+    ),
+    (
+        "Analysis: why the islands matter",
+        "<p>Island wards have voted as a block at every "
+        "election since 2010. Tonight's high postal vote means their result may arrive first.</p>"
+        '<p>Read our <a href="https://example.org/harbourside-guide">guide to the seat</a>.</p>',
+    ),
+    (
+        "Candidates gather on the stage",
+        "<p>All six candidates are now on the stage. The "
+        "declaration is expected within minutes.</p>",
+    ),
+    (
+        "Result: Greens gain Harbourside",
+        "<p><strong>Ana Lindqvist (Green) is elected</strong> "
+        "with 11,208 votes, a majority of 1,047 over the Harbour Alliance.</p><p>It is the first "
+        "time the seat has changed hands since 2007.</p>",
+    ),
 ]
 
 
