@@ -173,17 +173,19 @@
   }
 
   loadMore.addEventListener("click", function (event) {
-      event.preventDefault();
-      loadMore.setAttribute("aria-busy", "true");
-      getJSON(config.entriesUrl + "?before=" + encodeURIComponent(loadMore.dataset.cursor))
-        .then(function (page) {
-          page.entries.forEach(function (entry) {
-            if (!document.getElementById("entry-" + entry.id)) stream.appendChild(cardFrom(entry));
-          });
-          setCursor(page.next);
-        })
-        .catch(function (error) { console.warn("Load more failed:", error); })
-        .then(function () { loadMore.removeAttribute("aria-busy"); });
+    event.preventDefault();
+    if (loadMore.getAttribute("aria-busy")) return;
+    loadMore.setAttribute("aria-busy", "true");
+    getJSON(config.entriesUrl + "?before=" + encodeURIComponent(loadMore.dataset.cursor))
+      .then(function (page) {
+        page.entries.forEach(function (entry) {
+          // The pinned entries are already shown above the stream.
+          if (!document.getElementById("entry-" + entry.id)) stream.appendChild(cardFrom(entry));
+        });
+        setCursor(page.next);
+      })
+      .catch(function (error) { console.warn("Load more failed:", error); })
+      .then(function () { loadMore.removeAttribute("aria-busy"); });
   });
 
   localiseTimes(document);
