@@ -129,3 +129,16 @@ async def test_an_idle_reader_on_redis_still_gets_changes_after_fifteen_seconds(
     message = await communicator.receive_json_from(timeout=3)
     assert message["entry"]["headline"] == "Still here?"
     await communicator.disconnect()
+
+
+async def test_a_heartbeat_tells_readers_the_current_revision(channel_layer, event, journalist):
+    from updates import heartbeat
+
+    communicator = await connected_reader()
+    await publish(event=event, author=journalist, headline="One", body="<p>x</p>")
+    assert (await communicator.receive_json_from(timeout=3))["revision"] == 1
+
+    await heartbeat.beat()
+
+    assert await communicator.receive_json_from(timeout=3) == {"type": "heartbeat", "revision": 1}
+    await communicator.disconnect()

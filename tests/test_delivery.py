@@ -90,3 +90,12 @@ def test_a_publish_to_a_frozen_redis_gives_up_within_its_deadline(
     assert Entry.objects.filter(headline="Count under way").exists()
     assert took < 4
     assert "Could not deliver revision 1" in caplog.text
+
+
+async def test_a_status_frame_is_sent_whatever_the_revision_but_never_before_start():
+    sent = Recorder()
+    subscription = Subscription(hub=None, event_id=1, send=sent)
+    await subscription.push(None, "heartbeat before hello")
+    await subscription.start(after_revision=7)
+    await subscription.push(None, "heartbeat 7")
+    assert sent.frames == ["heartbeat 7"]

@@ -20,6 +20,10 @@ def hello_frame(revision: int) -> str:
     return encode({"type": "hello", "revision": revision})
 
 
+def heartbeat_frame(revision: int) -> str:
+    return encode({"type": "heartbeat", "revision": revision})
+
+
 def send_entry_change(kind: str, entry: Entry) -> None:
     """Call after commit (transaction.on_commit): readers may fetch the entry at once."""
     message = {"type": kind, "revision": entry.revision, "entry": change_to_dict(entry)}

@@ -1,7 +1,7 @@
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from updates import broadcast, delivery
+from updates import broadcast, delivery, heartbeat
 from updates.models import Event
 
 READER_SENT_A_MESSAGE = 4003
@@ -38,6 +38,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
         revision = await _event_revision(event_id)
         await self.send(broadcast.hello_frame(revision))
         await self.subscription.start(after_revision=revision)
+        heartbeat.ensure_beating()
 
     async def receive(self, text_data=None, bytes_data=None) -> None:
         await self.close(code=READER_SENT_A_MESSAGE)

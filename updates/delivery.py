@@ -59,6 +59,16 @@ async def subscribe(event_id: int, send: SendFrame) -> "Subscription":
     return await _hub().subscribe(event_id, send)
 
 
+def local_event_ids() -> list[int]:
+    """The events this process (event loop) has readers of."""
+    return list(_hub().readers)
+
+
+async def send_local(event_id: int, frame: str) -> None:
+    """Send a frame that is not a change (a heartbeat) to this process's readers of the event."""
+    await _hub().fan_out(event_id, None, frame)
+
+
 class Subscription:
     """One reader's place in its process's delivery of one event.
 
@@ -80,9 +90,14 @@ class Subscription:
             await self._send_if_new(*self._held.pop(0))
         self._held = None
 
-    async def push(self, revision: int, frame: str) -> None:
+    async def push(self, revision: int | None, frame: str) -> None:
+        """revision None: a frame about the event's state (a heartbeat), not a change.
+        It is sent only once started, whatever the reader has seen, and never held."""
         if self._held is not None:
-            self._held.append((revision, frame))
+            if revision is not None:
+                self._held.append((revision, frame))
+        elif revision is None:
+            await self._send(frame)
         else:
             await self._send_if_new(revision, frame)
 
@@ -127,7 +142,7 @@ class Hub:
                 del self.readers[subscription.event_id]
                 await self.layer.group_discard(group_name(subscription.event_id), self._channel)
 
-    async def fan_out(self, event_id: int, revision: int, frame: str) -> None:
+    async def fan_out(self, event_id: int, revision: int | None, frame: str) -> None:
         for subscription in list(self.readers.get(event_id, ())):
             try:
                 await subscription.push(revision, frame)

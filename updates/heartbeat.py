@@ -1,0 +1,53 @@
+"""Every so often, tell each reader the event's current revision.
+
+The channel layer delivers at most once, and Redis forgets group members when it
+restarts: a reader whose change was lost sees the heartbeat's revision run ahead of
+its own and catches up, while still connected. One query per process per beat,
+whatever the number of readers.
+"""
+
+import asyncio
+import logging
+import weakref
+
+from channels.db import database_sync_to_async
+
+from updates import broadcast, delivery
+from updates.models import Event
+
+logger = logging.getLogger(__name__)
+
+HEARTBEAT_SECONDS = 25.0
+
+_beats: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Task]" = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def ensure_beating() -> None:
+    """Start this event loop's heartbeat, once. Call from a consumer."""
+    loop = asyncio.get_running_loop()
+    if loop not in _beats:
+        _beats[loop] = loop.create_task(_beat_forever())
+
+
+@database_sync_to_async
+def _revisions(event_ids: list[int]) -> list[tuple[int, int]]:
+    return list(Event.objects.filter(pk__in=event_ids).values_list("pk", "revision"))
+
+
+async def beat() -> None:
+    event_ids = delivery.local_event_ids()
+    if not event_ids:
+        return
+    for event_id, revision in await _revisions(event_ids):
+        await delivery.send_local(event_id, broadcast.heartbeat_frame(revision))
+
+
+async def _beat_forever() -> None:
+    while True:
+        await asyncio.sleep(HEARTBEAT_SECONDS)
+        try:
+            await beat()
+        except Exception:
+            logger.exception("Heartbeat failed; trying again next beat")
