@@ -4,6 +4,7 @@ With nothing set, the app runs on the embedded default: SQLite and the in-memory
 channel layer, in debug mode, for one process on one machine.
 """
 
+import os
 from pathlib import Path
 
 import dj_database_url
@@ -83,7 +84,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
     # A file, not memory, so that the Daphne processes of the end-to-end tests share it.
-    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "test-db.sqlite3")}
+    # Named per process, so that two test runs side by side do not share one.
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / f"test-db-{os.getpid()}.sqlite3")}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

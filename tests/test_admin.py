@@ -150,3 +150,15 @@ def test_readers_cannot_post(client, event):
     response = client.post(ADD_URL, entry_form(event))
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
     assert not Entry.objects.exists()
+
+
+def test_an_entry_left_at_the_prefilled_time_is_published_as_of_saving(newsroom, event):
+    opened = newsroom.get(ADD_URL).context["adminform"].form["published_at"].value()
+    prefilled = {
+        "published_at_0": opened.strftime("%Y-%m-%d"),
+        "published_at_1": opened.strftime("%H:%M:%S"),
+        "initial-published_at_0": opened.strftime("%Y-%m-%d"),
+        "initial-published_at_1": opened.strftime("%H:%M:%S"),
+    }
+    newsroom.post(ADD_URL, entry_form(event) | prefilled)
+    assert Entry.objects.get().published_at > opened

@@ -73,7 +73,9 @@ class EntryAdmin(admin.ModelAdmin):
             headline=data["headline"],
             body=data["body"],
             byline=data["byline"],
-            published_at=data["published_at"],
+            # Untouched, the prefilled time is when the form was opened: publish as of now,
+            # so an update written over ten minutes still lands at the top.
+            published_at=data["published_at"] if "published_at" in form.changed_data else None,
             pinned=data["pinned"],
             key_event=data["key_event"],
         ).pk

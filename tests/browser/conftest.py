@@ -266,7 +266,10 @@ def screenshots(browser: Browser) -> Callable[[str, str], Awaitable[None]]:
             try:
                 page = await context.new_page()
                 await page.goto(url)
-                await page.screenshot(path=Path(directory) / f"{name}-{label}.png", full_page=True)
+                # Finished animations: cards as they settle, not mid-flash.
+                await page.screenshot(
+                    path=Path(directory) / f"{name}-{label}.png", animations="disabled"
+                )
             finally:
                 await context.close()
 

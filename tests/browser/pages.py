@@ -7,9 +7,10 @@ from dataclasses import dataclass, field
 
 from playwright.async_api import Locator, Page, WebSocket, expect
 
-DESKTOP = {"viewport": {"width": 1280, "height": 900}}
+DESKTOP = {"viewport": {"width": 1280, "height": 900}, "locale": "en-GB"}
 PHONE = {
     "viewport": {"width": 390, "height": 844},
+    "locale": "en-GB",
     "device_scale_factor": 3,
     "is_mobile": True,
     "has_touch": True,

@@ -23,6 +23,7 @@ LIVE_SECONDS = 2.0
 
 @pytest.fixture
 def earlier_entry(make_entry) -> Entry:
+    # Well before the admin's prefilled time, which is to the second: the new entry goes on top.
     return make_entry(
         headline="Polls are open",
         body="<p>Queues at St Brendan's.</p>",

@@ -1,0 +1,684 @@
+"""Fan-out benchmark: publish-to-receipt latency of one Daphne process with N readers.
+
+    .venv/bin/python bench/fanout.py                      # N = 500 and 2000, 20 publishes each
+    .venv/bin/python bench/fanout.py --readers 5000 --publishes 20
+    .venv/bin/python bench/fanout.py --smoke              # N = 200, 5 publishes; exit 1 on any loss
+    .venv/bin/python bench/fanout.py --profile /tmp/prof  # also py-spy Daphne (raw stacks)
+
+Needs Redis (default redis://127.0.0.1:6379/3, whose asgi:group:* keys it deletes first)
+and the `websockets` package (the `bench` extra). Everything listens on 127.0.0.1.
+
+For each N it measures two systems with the same client process and the same frame:
+
+- liveblog: a throwaway SQLite database, one real Daphne process on the Redis channel
+  layer, N readers of one event on /ws/live/<slug>/; this process publishes through
+  updates.services.entry_publish, i.e. the real path (database, on_commit, one Redis
+  group message, the Daphne process's hub handing the frame to each reader).
+- bare: a plain `websockets` server calling websockets.broadcast() with the same frame,
+  the ceiling for "one Python process writes one frame to N sockets".
+
+Each system gets one unmeasured warm-up publish, then P publishes 200 ms apart. Every
+frame carries time.time() taken when its publish started (headline "t=<float>"), so the
+client computes publish-to-receipt latency per message per reader.
+
+Printed per N and system: delivered/expected frames; p50, p99 and max latency in ms; how
+long the N handshakes (up to hello) took; the server process's CPU time per delivered
+frame (from the warm-up to the last receipt); and "elsewhere", how many CPUs the rest of
+the machine (Redis, py-spy, anything else running) kept busy meanwhile: on a shared
+machine, more than a few tenths means the latencies are not to be trusted. Then the p99
+ratio (liveblog / bare), the Daphne process's memory per idle reader (VmRSS with N
+readers minus VmRSS with none, divided by N), and how long entry_publish() blocked its
+caller. --verbose adds p50/max per publish. Exits 1 if any reader missed any message.
+"""
+
+import argparse
+import asyncio
+import contextlib
+import gc
+import math
+import multiprocessing
+import os
+import re
+import resource
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import orjson
+
+ROOT = Path(__file__).resolve().parent.parent
+HOST = "127.0.0.1"
+ORIGIN = f"http://{HOST}"  # Daphne checks it against ALLOWED_HOSTS.
+DEFAULT_REDIS_URL = f"redis://{HOST}:6379/3"
+SLUG = "bench"
+SECRET_KEY = "bench-only-not-a-secret"
+
+PUBLISH_INTERVAL_SECONDS = 0.2
+# At most this many handshakes in flight: Twisted listens with a backlog of 50, and a
+# dropped SYN costs a 1 s retransmit.
+CONNECT_CONCURRENCY = 50
+CONNECT_ATTEMPTS = 3
+HANDSHAKE_SECONDS = 30.0
+SERVER_START_SECONDS = 30.0
+SERVER_STOP_SECONDS = 5.0
+# After the last publish, how long readers may take to receive everything.
+DRAIN_SECONDS = 30.0
+# Let the allocator and the reactor settle before reading VmRSS.
+RSS_SETTLE_SECONDS = 1.0
+
+# About 1 KB of the HTML a journalist writes; the frame also carries the rendered card.
+BODY = "".join(
+    f"<p>Paragraph {i}: the minister said the <strong>vote</strong> would go ahead "
+    f'tonight, <a href="https://example.com/{i}">according to the statement</a>.</p>'
+    for i in range(7)
+)
+WARM_UP_HEADLINE = "warm-up"  # Does not match T_PATTERN: readers do not count it.
+T_PATTERN = re.compile(r"t=([0-9.]+)$")
+
+
+def raise_fd_limit() -> None:
+    # Each reader is a socket; the usual soft limit of 1024 would stop us short.
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+async def poll(conn, timeout: float, what: str):
+    """The parent's next message, without blocking the event loop."""
+    loop = asyncio.get_running_loop()
+    if not await loop.run_in_executor(None, conn.poll, timeout):
+        raise TimeoutError(f"no {what} from the parent within {timeout:.0f} s")
+    return conn.recv()
+
+
+# Client process ----------------------------------------------------------------------
+
+
+def client_main(conn, url: str, readers: int, publishes: int) -> None:
+    """Open the readers and say "ready"; on "drain", wait for every frame and send the
+    results; on "close", drop the sockets and exit."""
+    raise_fd_limit()
+    try:
+        asyncio.run(_client(conn, url, readers, publishes))
+    except BaseException as error:
+        conn.send(("error", f"{type(error).__name__}: {error}"))
+        raise
+
+
+async def _connect(url: str):
+    from websockets.asyncio.client import connect
+
+    for attempt in range(CONNECT_ATTEMPTS):
+        try:
+            # No compression (Daphne does not negotiate it), no proxy, no pings: only
+            # the frames under test go over the wire.
+            ws = await connect(
+                url,
+                origin=ORIGIN,
+                compression=None,
+                proxy=None,
+                ping_interval=None,
+                open_timeout=HANDSHAKE_SECONDS,
+                close_timeout=1,
+            )
+            hello = orjson.loads(await asyncio.wait_for(ws.recv(), HANDSHAKE_SECONDS))
+            if hello.get("type") != "hello":
+                raise RuntimeError(f"expected hello, got {hello!r}")
+            return ws
+        except Exception:
+            if attempt == CONNECT_ATTEMPTS - 1:
+                raise
+            await asyncio.sleep(0.5 * (attempt + 1))
+
+
+async def _client(conn, url: str, readers: int, publishes: int) -> None:
+    samples: list[tuple[int, float]] = []
+    # Revisions seen per reader: a duplicate must not stand in for a lost frame.
+    seen: list[set[int]] = [set() for _ in range(readers)]
+    expected = readers * publishes
+    delivered = 0
+    all_delivered = asyncio.Event()
+    example: list[str] = []
+
+    async def read(index: int, ws) -> None:
+        nonlocal delivered
+        try:
+            async for frame in ws:
+                received = time.time()
+                message = orjson.loads(frame)
+                if message.get("type") != "entry.created":
+                    continue  # e.g. a heartbeat
+                match = T_PATTERN.match(message["entry"]["headline"])
+                if match is None or message["revision"] in seen[index]:
+                    continue
+                seen[index].add(message["revision"])
+                samples.append((message["revision"], received - float(match.group(1))))
+                if not example:
+                    example.append(frame)
+                delivered += 1
+                if delivered == expected:
+                    all_delivered.set()
+        except Exception:
+            pass  # A dropped reader shows as missing frames.
+
+    semaphore = asyncio.Semaphore(CONNECT_CONCURRENCY)
+
+    async def open_one():
+        async with semaphore:
+            return await _connect(url)
+
+    started = time.monotonic()
+    opened = await asyncio.gather(*(open_one() for _ in range(readers)), return_exceptions=True)
+    connect_seconds = time.monotonic() - started
+    sockets = [ws for ws in opened if not isinstance(ws, BaseException)]
+    failures = [repr(ws) for ws in opened if isinstance(ws, BaseException)]
+    tasks = [asyncio.create_task(read(i, ws)) for i, ws in enumerate(sockets)]
+    # Thousands of connection objects: a full collection of them mid-run would show up as
+    # latency of the server under test.
+    gc.collect()
+    gc.freeze()
+    conn.send(("ready", connect_seconds, len(failures), failures[:3]))
+
+    await poll(conn, publishes * PUBLISH_INTERVAL_SECONDS + 300, "drain")
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(DRAIN_SECONDS):
+            await all_delivered.wait()
+    conn.send(("result", samples, delivered, example[0] if example else None))
+
+    await poll(conn, 300, "close")
+    for task in tasks:
+        task.cancel()
+    for ws in sockets:
+        ws.transport.abort()  # The servers are thrown away: no closing handshakes.
+
+
+# Bare websockets server process --------------------------------------------------------
+
+
+def bare_server_main(conn, port: int) -> None:
+    """Send hello to every reader; on ("broadcast", frame, count), broadcast a warm-up frame
+    and then count frames like it, PUBLISH_INTERVAL_SECONDS apart."""
+    raise_fd_limit()
+    asyncio.run(_bare_server(conn, port))
+
+
+async def _bare_server(conn, port: int) -> None:
+    from websockets.asyncio.server import broadcast, serve
+
+    hello = orjson.dumps({"type": "hello", "revision": 0}).decode()
+
+    async def handler(ws) -> None:
+        await ws.send(hello)
+        await ws.wait_closed()
+
+    async with serve(
+        handler, HOST, port, compression=None, ping_interval=None, backlog=1024
+    ) as server:
+        conn.send(("listening",))
+        _, frame, count = await poll(conn, 600, "broadcast")
+        message = orjson.loads(frame)
+        started = time.monotonic()
+        for i in range(count + 1):
+            await asyncio.sleep(max(0.0, started + i * PUBLISH_INTERVAL_SECONDS - time.monotonic()))
+            # The timestamp is taken before the frame is built, as the liveblog one is
+            # taken before entry_publish() builds its.
+            message["entry"]["headline"] = f"t={time.time()!r}" if i else WARM_UP_HEADLINE
+            message["revision"] = i
+            broadcast(server.connections, orjson.dumps(message).decode())
+        conn.send(("done",))
+        await poll(conn, 600, "stop")
+
+
+# The parent: Django, Daphne, publishing ------------------------------------------------
+
+
+@dataclass
+class Measurement:
+    system: str
+    readers: int
+    expected: int
+    delivered: int
+    # (revision, seconds from publish to receipt), one per frame per reader.
+    samples: list[tuple[int, float]]
+    connect_seconds: float
+    server_cpu_seconds: float
+    example_frame: str | None = None
+    publish_seconds: list[float] = field(default_factory=list)
+    rss_kib_per_reader: float = math.nan
+    elsewhere_cpus: float = math.nan
+
+    def percentile(self, q: float, revision: int | None = None) -> float:
+        """Nearest rank, in milliseconds; NaN without data."""
+        ordered = sorted(s for r, s in self.samples if revision is None or r == revision)
+        if not ordered:
+            return math.nan
+        return 1000 * ordered[max(0, math.ceil(q * len(ordered)) - 1)]
+
+    def per_publish(self) -> str:
+        """p50/max of each publish in turn: shows queueing, or a stall, as it happens."""
+        revisions = sorted({r for r, _ in self.samples})
+        return " ".join(
+            f"{self.percentile(0.5, r):.0f}/{self.percentile(1.0, r):.0f}" for r in revisions
+        )
+
+    @property
+    def cpu_us_per_frame(self) -> float:
+        # The warm-up frame went to every reader too.
+        frames = self.readers * (self.expected // self.readers + 1)
+        return 1e6 * self.server_cpu_seconds / frames
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
+def vm_rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system time of the process so far."""
+    # The command name, in parentheses, may hold spaces: count fields after it.
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class Elsewhere:
+    """CPUs busy outside the given processes (Redis, and whatever else runs on the
+    machine) while the block runs: on a shared machine, a reason for a bad run."""
+
+    def __init__(self, *pids: int) -> None:
+        self.pids = [*pids, os.getpid()]
+        self.cpus = math.nan
+
+    @staticmethod
+    def _machine_busy_seconds() -> float:
+        user, nice, system, _idle, _iowait, irq, softirq = map(
+            int, Path("/proc/stat").read_text().split()[1:8]
+        )
+        return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
+
+    def _ours(self) -> float:
+        return sum(cpu_seconds(pid) for pid in self.pids)
+
+    def __enter__(self) -> "Elsewhere":
+        self._started = time.monotonic()
+        self._busy, self._ours_before = self._machine_busy_seconds(), self._ours()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        busy = self._machine_busy_seconds() - self._busy
+        ours = self._ours() - self._ours_before
+        self.cpus = max(0.0, busy - ours) / (time.monotonic() - self._started)
+
+
+@contextlib.contextmanager
+def profiled(pid: int, out: Path | None) -> Iterator[None]:
+    """py-spy the process while the block runs, if asked to; raw stacks, one per line."""
+    py_spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    if out is None or not Path(py_spy).exists():
+        yield
+        return
+    profiler = subprocess.Popen(
+        [py_spy, "record", "--pid", str(pid), "--rate", "250", "--format", "raw"]
+        + ["--nonblocking", "--output", str(out)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    time.sleep(0.5)  # Attaching takes a moment.
+    try:
+        yield
+    finally:
+        profiler.send_signal(signal.SIGINT)  # py-spy writes its output on SIGINT.
+        try:
+            profiler.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            profiler.kill()
+            profiler.wait(timeout=SERVER_STOP_SECONDS)
+
+
+def bench_env(database_url: str, redis_url: str) -> dict[str, str]:
+    return {
+        "DJANGO_SETTINGS_MODULE": "liveblog.settings",
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "DEBUG": "false",
+        "SECRET_KEY": SECRET_KEY,
+        "ALLOWED_HOSTS": HOST,
+    }
+
+
+def setup_django(env: dict[str, str]):
+    """Migrate the throwaway database and create the event, in this process."""
+    os.environ.update(env)
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    from updates.services import event_create
+
+    call_command("migrate", interactive=False, verbosity=0)
+    return event_create(title="Benchmark", slug=SLUG)
+
+
+def forget_stale_groups(redis_url: str) -> None:
+    # A fresh database numbers its event 1 again: readers' channels left in the group by
+    # an earlier run's Daphne would otherwise be sent every frame for a day.
+    import redis
+
+    client = redis.Redis.from_url(redis_url, socket_timeout=5)
+    try:
+        keys = list(client.scan_iter("asgi:group:*"))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
+
+
+def probe_hello(url: str) -> None:
+    from websockets.sync.client import connect
+
+    with connect(url, origin=ORIGIN, proxy=None, open_timeout=2, compression=None) as ws:
+        message = orjson.loads(ws.recv(timeout=2))
+        if message.get("type") != "hello":
+            raise RuntimeError(f"expected hello, got {message!r}")
+
+
+class Daphne:
+    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+        self.port = free_port()
+        self.log_path = log_path
+        self.url = f"ws://{HOST}:{self.port}/ws/live/{SLUG}/"
+        with log_path.open("wb") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "daphne", "-b", HOST, "-p", str(self.port)]
+                + ["liveblog.asgi:application"],
+                cwd=ROOT,
+                env=os.environ | env | {"PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"},
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def wait_until_serving(self) -> None:
+        """Until a reader gets its hello: proves the database and Redis are reachable too."""
+        deadline = time.monotonic() + SERVER_START_SECONDS
+        while True:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"Daphne exited with {self.process.returncode}")
+            try:
+                probe_hello(self.url)
+                return
+            except Exception as error:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(
+                        f"Daphne did not serve within {SERVER_START_SECONDS:.0f} s: {error!r}"
+                    ) from error
+            time.sleep(0.1)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")[-4000:]
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=SERVER_STOP_SECONDS)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=SERVER_STOP_SECONDS)
+
+
+def receive(conn, timeout: float, what: str):
+    if not conn.poll(timeout):
+        raise TimeoutError(f"{what} did not answer within {timeout:.0f} s")
+    message = conn.recv()
+    if message[0] == "error":
+        raise RuntimeError(f"{what} failed: {message[1]}")
+    return message
+
+
+class Client:
+    """The reader process: the same code, whatever server it reads from."""
+
+    def __init__(self, context, url: str, readers: int, publishes: int) -> None:
+        self.readers = readers
+        self.conn, child = context.Pipe()
+        self.process = context.Process(
+            target=client_main, args=(child, url, readers, publishes), daemon=True
+        )
+        self.process.start()
+        child.close()
+
+    def wait_ready(self) -> float:
+        """Seconds the handshakes took, up to every reader's hello."""
+        timeout = HANDSHAKE_SECONDS * CONNECT_ATTEMPTS + self.readers / 10
+        _, seconds, failed, examples = receive(self.conn, timeout, "client connect")
+        if failed:
+            print(f"  {failed} of {self.readers} readers could not connect, e.g. {examples}")
+        return seconds
+
+    def drain(self) -> tuple[list[tuple[int, float]], int, str | None]:
+        """Once every reader has every frame (or DRAIN_SECONDS have passed)."""
+        self.conn.send(("drain",))
+        _, samples, delivered, example = receive(self.conn, DRAIN_SECONDS + 60, "client drain")
+        return samples, delivered, example
+
+    def stop(self) -> None:
+        with contextlib.suppress(OSError):
+            self.conn.send(("close",))
+        self.process.join(timeout=SERVER_STOP_SECONDS + 10)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join(timeout=SERVER_STOP_SECONDS)
+
+
+def measure_liveblog(
+    context,
+    event,
+    env: dict[str, str],
+    workdir: Path,
+    readers: int,
+    publishes: int,
+    profile_dir: Path | None,
+) -> Measurement:
+    from updates.services import entry_publish
+
+    def profile(phase: str) -> Path | None:
+        return profile_dir / f"daphne-{readers}-{phase}.txt" if profile_dir else None
+
+    daphne = Daphne(env, workdir / f"daphne-{readers}.log")
+    client = None
+    try:
+        daphne.wait_until_serving()
+        time.sleep(RSS_SETTLE_SECONDS)
+        rss_idle = vm_rss_kib(daphne.pid)
+        with profiled(daphne.pid, profile("connect")):
+            client = Client(context, daphne.url, readers, publishes)
+            connect_seconds = client.wait_ready()
+        time.sleep(RSS_SETTLE_SECONDS)
+        rss_readers = vm_rss_kib(daphne.pid)
+
+        publish_seconds = []
+        with (
+            profiled(daphne.pid, profile("fanout")),
+            Elsewhere(daphne.pid, client.process.pid) as elsewhere,
+        ):
+            cpu_before = cpu_seconds(daphne.pid)
+            started = time.monotonic()
+            for i in range(publishes + 1):
+                time.sleep(max(0.0, started + i * PUBLISH_INTERVAL_SECONDS - time.monotonic()))
+                sent = time.time()
+                headline = f"t={sent!r}" if i else WARM_UP_HEADLINE
+                entry_publish(event=event, author=None, headline=headline, body=BODY)
+                if i:
+                    publish_seconds.append(time.time() - sent)
+            samples, delivered, example = client.drain()
+            server_cpu = cpu_seconds(daphne.pid) - cpu_before
+        return Measurement(
+            "liveblog",
+            readers,
+            readers * publishes,
+            delivered,
+            samples,
+            connect_seconds,
+            server_cpu,
+            example,
+            publish_seconds,
+            (rss_readers - rss_idle) / readers,
+            elsewhere.cpus,
+        )
+    except Exception:
+        print(f"Daphne's log (tail):\n{daphne.log()}", file=sys.stderr)
+        raise
+    finally:
+        if client is not None:
+            client.stop()
+        daphne.stop()
+
+
+def measure_bare(context, frame: str, readers: int, publishes: int) -> Measurement:
+    port = free_port()
+    server_conn, child = context.Pipe()
+    server = context.Process(target=bare_server_main, args=(child, port), daemon=True)
+    server.start()
+    child.close()
+    client = None
+    try:
+        receive(server_conn, SERVER_START_SECONDS, "bare server")
+        client = Client(context, f"ws://{HOST}:{port}/", readers, publishes)
+        connect_seconds = client.wait_ready()
+        with Elsewhere(server.pid, client.process.pid) as elsewhere:
+            cpu_before = cpu_seconds(server.pid)
+            server_conn.send(("broadcast", frame, publishes))
+            timeout = (publishes + 1) * PUBLISH_INTERVAL_SECONDS + 60
+            receive(server_conn, timeout, "bare broadcast")
+            samples, delivered, _ = client.drain()
+            server_cpu = cpu_seconds(server.pid) - cpu_before
+        return Measurement(
+            "bare",
+            readers,
+            readers * publishes,
+            delivered,
+            samples,
+            connect_seconds,
+            server_cpu,
+            elsewhere_cpus=elsewhere.cpus,
+        )
+    finally:
+        if client is not None:
+            client.stop()
+        with contextlib.suppress(OSError):
+            server_conn.send(("stop",))
+        server.join(timeout=SERVER_STOP_SECONDS)
+        if server.is_alive():
+            server.kill()
+            server.join(timeout=SERVER_STOP_SECONDS)
+
+
+HEADER = (
+    f"{'readers':>7}  {'system':<8}  {'delivered':>13}  {'p50':>7}  {'p99':>7}  {'max':>7}"
+    f"  {'connect s':>9}  {'CPU µs/frame':>12}  {'elsewhere':>9}"
+)
+
+
+def print_row(m: Measurement, verbose: bool) -> None:
+    print(
+        f"{m.readers:>7}  {m.system:<8}  {f'{m.delivered}/{m.expected}':>13}"
+        f"  {m.percentile(0.5):>7.1f}  {m.percentile(0.99):>7.1f}  {m.percentile(1.0):>7.1f}"
+        f"  {m.connect_seconds:>9.1f}  {m.cpu_us_per_frame:>12.1f}  {m.elsewhere_cpus:>9.2f}"
+    )
+    if verbose:
+        print(f"{'':>9}per publish, p50/max ms: {m.per_publish()}")
+
+
+def print_summary(live: Measurement, bare: Measurement) -> None:
+    ratio = live.percentile(0.99) / bare.percentile(0.99)
+    publish_ms = sorted(1000 * s for s in live.publish_seconds)
+    print(
+        f"{'':>9}p99 liveblog/bare: {ratio:.1f}x   "
+        f"idle Daphne RSS per reader: {live.rss_kib_per_reader:.1f} KiB   "
+        f"entry_publish() blocked: median {publish_ms[len(publish_ms) // 2]:.1f} ms, "
+        f"max {publish_ms[-1]:.1f} ms"
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--readers", type=int, nargs="+", default=[500, 2000], metavar="N")
+    parser.add_argument("--publishes", type=int, default=20, metavar="P")
+    parser.add_argument("--smoke", action="store_true", help="N=200, P=5: a quick check for CI")
+    parser.add_argument("--redis-url", default=DEFAULT_REDIS_URL)
+    parser.add_argument("--profile", type=Path, metavar="DIR", help="py-spy raw stacks of Daphne")
+    parser.add_argument("--verbose", action="store_true", help="p50/max of each publish too")
+    args = parser.parse_args()
+    if args.smoke:
+        args.readers, args.publishes = [200], 5
+    if args.publishes < 1 or min(args.readers) < 1:
+        parser.error("readers and publishes must be positive")
+
+    # Daphne inherits this, so it can hold N sockets too.
+    raise_fd_limit()
+    # SIGTERM (a CI timeout, say) must still run the finally blocks that stop Daphne.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    if args.profile:
+        args.profile.mkdir(parents=True, exist_ok=True)
+
+    # Spawn, not fork: by the second N this process has Django, threads and sockets.
+    context = multiprocessing.get_context("spawn")
+    begun = time.monotonic()
+    complete = True
+    with tempfile.TemporaryDirectory(prefix="liveblog-bench-") as tmp:
+        workdir = Path(tmp)
+        env = bench_env(f"sqlite:///{workdir / 'bench.sqlite3'}", args.redis_url)
+        forget_stale_groups(args.redis_url)
+        event = setup_django(env)
+
+        print(
+            f"{args.publishes} publishes {PUBLISH_INTERVAL_SECONDS * 1000:.0f} ms apart per N; "
+            "latency in ms from the start of a publish to its receipt"
+        )
+        print(HEADER)
+        for readers in args.readers:
+            live = measure_liveblog(
+                context, event, env, workdir, readers, args.publishes, args.profile
+            )
+            print_row(live, args.verbose)
+            if live.example_frame is None:
+                raise RuntimeError("no liveblog frame arrived: nothing to broadcast bare")
+            bare = measure_bare(context, live.example_frame, readers, args.publishes)
+            print_row(bare, args.verbose)
+            print_summary(live, bare)
+            sys.stdout.flush()
+            complete &= live.delivered == live.expected and bare.delivered == bare.expected
+        print(
+            f"frame: {len(live.example_frame.encode())} bytes; "
+            f"run took {time.monotonic() - begun:.0f} s"
+        )
+    if not complete:
+        print("FAILED: some readers missed some messages", file=sys.stderr)
+    return 0 if complete else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
