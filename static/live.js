@@ -1,93 +1,222 @@
-// The live page: keeps the server-rendered page in step with the event.
-// Messages and API answers are described in DESIGN.md; every entry arrives with its
-// card ("html") rendered and sanitised once on the server.
+// The live page: keeps the server-rendered page in step with the event, and out of
+// the reader's way. The rules of staying exact live in live-feed.js; this file is the
+// page: cards, the socket and its fallback, the "new updates" button, times.
+// Every entry arrives with its card ("html") rendered and sanitised on the server.
 (function () {
   "use strict";
 
   var config = JSON.parse(document.getElementById("live-config").textContent);
+  var live = document.getElementById("live");
   var stream = document.getElementById("stream");
   var pinned = document.getElementById("pinned");
-  var statusText = document.getElementById("live-status");
   var loadMore = document.getElementById("load-more");
-  var revision = config.revision;
-  var socket = null;
-  var retries = 0;
-  var catchingUp = false;
-  var wanted = revision; // the newest revision a message has told us of
+  var newUpdates = document.getElementById("new-updates");
+  var connection = document.getElementById("connection");
+  var keyEvents = document.getElementById("key-events");
+  var keyEventsList = document.getElementById("key-events-list");
+  var oldestFirst = config.order === "oldest";
+  var baseTitle = document.title;
 
-  var timeFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
-  var dateFormat = new Intl.DateTimeFormat(undefined, { day: "numeric", month: "short" });
-  var fullFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "full", timeStyle: "long" });
+  var RECONNECT_BASE_MS = 1000;
+  var RECONNECT_CAP_MS = 30000;
+  var POLL_MS = config.pollSeconds * 1000;
 
-  function localiseTimes(root) {
-    root.querySelectorAll("time[datetime]").forEach(function (el) {
-      var when = new Date(el.getAttribute("datetime"));
+  // ---- Times -------------------------------------------------------------------------
+
+  var clock = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
+  var day = new Intl.DateTimeFormat(undefined, { day: "numeric", month: "short" });
+  var full = new Intl.DateTimeFormat(undefined, { dateStyle: "full", timeStyle: "long" });
+
+  function clockText(when, withDate) {
+    var sameDay = when.toDateString() === new Date().toDateString();
+    return withDate || !sameDay ? day.format(when) + ", " + clock.format(when) : clock.format(when);
+  }
+
+  function relativeText(when) {
+    var minutes = Math.floor((Date.now() - when.getTime()) / 60000);
+    if (minutes < 1) return "Just now";
+    if (minutes < 60) return minutes + " min ago";
+    if (minutes < 12 * 60) return Math.floor(minutes / 60) + " h ago";
+    return clockText(when);
+  }
+
+  // <time data-relative> reads "5 min ago", <time data-clock> "14:05", both in the
+  // reader's own time zone, with the exact time on hover.
+  function renderTimes(root) {
+    root.querySelectorAll("time[datetime]").forEach(function (element) {
+      var when = new Date(element.getAttribute("datetime"));
       if (isNaN(when)) return;
-      var sameDay = when.toDateString() === new Date().toDateString();
-      el.textContent = sameDay ? timeFormat.format(when) : dateFormat.format(when) + ", " + timeFormat.format(when);
-      el.title = fullFormat.format(when);
+      element.title = full.format(when);
+      element.textContent = element.hasAttribute("data-relative")
+        ? relativeText(when)
+        : clockText(when, element.hasAttribute("data-with-date"));
     });
   }
+
+  // ---- Cards -------------------------------------------------------------------------
 
   function cardFrom(entry) {
     var template = document.createElement("template");
     template.innerHTML = entry.html.trim();
     var card = template.content.firstElementChild;
-    localiseTimes(card);
+    renderTimes(card);
     return card;
   }
 
-  function isNewer(a, b) {
-    var pa = a.dataset.published, pb = b.dataset.published;
-    if (pa !== pb) return new Date(pa) > new Date(pb);
-    return Number(a.dataset.id) > Number(b.dataset.id);
+  function cards(container) {
+    return container.querySelectorAll("article.entry");
   }
 
-  // Puts the card in its place in time; cards older than the last one shown are left
-  // for "Load more", which fetches them in order.
-  function place(card, container, keepOlder) {
-    var children = container.querySelectorAll("article.entry");
-    for (var i = 0; i < children.length; i++) {
-      if (isNewer(card, children[i])) {
-        container.insertBefore(card, children[i]);
+  // Whether card a comes before card b in the page's order.
+  function comesBefore(a, b) {
+    var pa = Date.parse(a.dataset.published), pb = Date.parse(b.dataset.published);
+    var newer = pa !== pb ? pa > pb : Number(a.dataset.id) > Number(b.dataset.id);
+    return oldestFirst ? !newer : newer;
+  }
+
+  function moreToLoad() {
+    return !loadMore.hidden;
+  }
+
+  // Puts the card in its place. A card that would go after the last one shown while
+  // there is more to load is left out: "Load more" brings it in order.
+  function place(card, container) {
+    var others = cards(container);
+    for (var i = 0; i < others.length; i++) {
+      if (comesBefore(card, others[i])) {
+        container.insertBefore(card, others[i]);
         return;
       }
     }
-    if (keepOlder || loadMore.hidden) container.appendChild(card);
+    if (container === pinned || !moreToLoad()) container.appendChild(card);
   }
 
-  function remove(id) {
-    var existing = document.getElementById("entry-" + id);
-    if (existing) existing.remove();
-    pinned.hidden = !pinned.querySelector("article.entry");
-  }
-
-  function upsert(entry) {
-    remove(entry.id);
-    var card = cardFrom(entry);
-    place(card, entry.pinned ? pinned : stream, entry.pinned);
-    pinned.hidden = !pinned.querySelector("article.entry");
+  function tidy() {
+    pinned.hidden = !cards(pinned).length;
     var empty = document.getElementById("empty");
-    if (empty) empty.remove();
+    if (empty && (cards(stream).length || cards(pinned).length)) empty.remove();
   }
 
-  function applyChange(change) {
-    if (change.deleted) remove(change.id);
-    else upsert(change);
+  function removeCard(id) {
+    var card = document.getElementById("entry-" + id);
+    if (card) card.remove();
+    waiting.delete(id);
+    updateKeyEvent({ id: id, key_event: false });
+    tidy();
+    showUnseen();
   }
+
+  function showEntry(entry) {
+    var existing = document.getElementById("entry-" + entry.id);
+    waiting.delete(entry.id);
+    updateKeyEvent(entry);
+    if (existing && existing.parentNode === (entry.pinned ? pinned : stream)) {
+      existing.replaceWith(cardFrom(entry));
+    } else if (existing || entry.pinned || !readerIsAway()) {
+      if (existing) existing.remove();
+      place(cardFrom(entry), entry.pinned ? pinned : stream);
+      if (!existing && document.hidden) unseen += 1;
+    } else {
+      waiting.set(entry.id, entry);
+    }
+    tidy();
+    showUnseen();
+  }
+
+  // ---- Key events --------------------------------------------------------------------
+
+  function updateKeyEvent(entry) {
+    var item = keyEventsList.querySelector('li[data-id="' + entry.id + '"]');
+    if (item) item.remove();
+    if (entry.key_event) {
+      item = document.createElement("li");
+      item.dataset.id = entry.id;
+      item.dataset.published = entry.published_at;
+      var link = document.createElement("a");
+      link.href = "#entry-" + entry.id;
+      link.dataset.permalink = entry.url;
+      var time = document.createElement("time");
+      time.setAttribute("datetime", entry.published_at);
+      time.setAttribute("data-clock", "");
+      var headline = document.createElement("span");
+      headline.textContent = entry.headline;
+      link.append(time, " ", headline);
+      item.appendChild(link);
+      renderTimes(item);
+      var later = Array.prototype.find.call(keyEventsList.children, function (other) {
+        return Date.parse(other.dataset.published) < Date.parse(entry.published_at);
+      });
+      keyEventsList.insertBefore(item, later || null);
+    }
+    keyEvents.hidden = !keyEventsList.children.length;
+  }
+
+  // ---- Not pushing the reader around -------------------------------------------------
+
+  // New entries wait while the top of the stream is above the window: inserting
+  // there would move the text the reader is reading.
+  var waiting = new Map();
+  var unseen = 0;
+
+  function readerIsAway() {
+    return !oldestFirst && stream.getBoundingClientRect().top < 0;
+  }
+
+  function showWaiting() {
+    var entries = Array.from(waiting.values());
+    waiting.clear();
+    entries.forEach(function (entry) {
+      place(cardFrom(entry), stream);
+    });
+    tidy();
+    showUnseen();
+  }
+
+  function showUnseen() {
+    var count = waiting.size + unseen;
+    newUpdates.hidden = waiting.size === 0;
+    newUpdates.textContent = waiting.size === 1 ? "1 new update" : waiting.size + " new updates";
+    document.title = count ? "(" + count + ") " + baseTitle : baseTitle;
+  }
+
+  newUpdates.addEventListener("click", function () {
+    showWaiting();
+    window.scrollTo({ top: 0, behavior: "smooth" });
+  });
+
+  window.addEventListener(
+    "scroll",
+    function () {
+      if (waiting.size && !readerIsAway()) showWaiting();
+    },
+    { passive: true }
+  );
+
+  document.addEventListener("visibilitychange", function () {
+    if (document.hidden) return;
+    unseen = 0;
+    showUnseen();
+    // A tab that slept may have missed anything; ask, whatever the socket says.
+    feed.catchUp().catch(noteFailure);
+  });
+
+  // ---- The event ---------------------------------------------------------------------
 
   function applyEvent(event) {
-    document.querySelector(".live__title").textContent = event.title;
-    document.getElementById("live").dataset.status = event.status;
-    if (event.status === "ended") {
-      setStatus("This event has ended.");
-      if (socket) socket.close();
-    }
+    document.getElementById("event-title").textContent = event.title;
+    var summary = document.getElementById("event-summary");
+    summary.textContent = event.summary;
+    summary.hidden = !event.summary;
+    var badge = document.getElementById("event-badge");
+    badge.className = "badge badge--" + event.status;
+    badge.textContent = event.status.charAt(0).toUpperCase() + event.status.slice(1);
+    document.getElementById("notice-scheduled").hidden = event.status !== "scheduled";
+    document.getElementById("notice-ended").hidden = event.status !== "ended";
+    live.dataset.status = event.status;
+    if (event.status === "ended") stop();
   }
 
-  function setStatus(text) {
-    statusText.textContent = text;
-  }
+  // ---- Staying up to date ------------------------------------------------------------
 
   function getJSON(url) {
     return fetch(url, { headers: { Accept: "application/json" } }).then(function (response) {
@@ -96,98 +225,168 @@
     });
   }
 
-  function reloadEntries() {
-    return getJSON(config.entriesUrl).then(function (page) {
-      stream.querySelectorAll("article.entry").forEach(function (card) { card.remove(); });
-      pinned.querySelectorAll("article.entry").forEach(function (card) { card.remove(); });
-      page.entries.forEach(function (entry) { upsert(entry); });
-      setCursor(page.next);
-      revision = page.revision;
-    });
+  var feed = new window.LiveFeed({
+    revision: config.revision,
+    show: showEntry,
+    remove: removeCard,
+    onEvent: applyEvent,
+    fetchChanges: function (since) {
+      return getJSON(config.changesUrl + "?since=" + since);
+    },
+    // Too far behind, or the server forgot: start again from the server's page.
+    restart: function () {
+      location.reload();
+    },
+  });
+  document.querySelectorAll("article.entry").forEach(function (card) {
+    feed.know(card.dataset.id, card.dataset.revision);
+  });
+
+  var socket = null;
+  var attempts = 0;
+  var reconnectTimer = null;
+  var pollTimer = null;
+  var stopped = false;
+
+  function setConnection(state, text) {
+    connection.hidden = false;
+    connection.dataset.state = state;
+    connection.querySelector(".connection__text").textContent = text;
   }
 
-  // Brings the page to the server's state after `revision`, in one answer.
-  function catchUp(upTo) {
-    wanted = Math.max(wanted, upTo);
-    if (catchingUp) return;
-    catchingUp = true;
-    getJSON(config.changesUrl + "?since=" + revision)
-      .then(function (answer) {
-        if (answer.reset) return reloadEntries();
-        answer.changes.forEach(applyChange);
-        revision = Math.max(revision, answer.revision);
-      })
-      .then(
-        function () {
-          catchingUp = false;
-          if (wanted > revision) catchUp(wanted);
-        },
-        function (error) {
-          catchingUp = false;
-          console.warn("Catch-up failed:", error);
-        }
-      );
-  }
-
-  function onMessage(message) {
-    if (message.type === "hello" || message.type === "heartbeat") {
-      if (message.revision > revision) catchUp(message.revision);
-      return;
-    }
-    if (message.revision <= revision) return;
-    if (message.revision > revision + 1 || catchingUp) {
-      catchUp(message.revision);
-      return;
-    }
-    revision = message.revision;
-    if (message.type === "entry.deleted") remove(message.entry.id);
-    else if (message.type === "event.updated") applyEvent(message.event);
-    else upsert(message.entry);
+  function noteFailure(error) {
+    console.warn("Could not fetch updates:", error);
+    if (!socket || socket.readyState !== WebSocket.OPEN) setConnection("paused", "Updates paused");
   }
 
   function connect() {
-    if (document.getElementById("live").dataset.status === "ended") return;
+    reconnectTimer = null;
+    if (stopped) return;
     var scheme = location.protocol === "https:" ? "wss://" : "ws://";
     socket = new WebSocket(scheme + location.host + config.socketPath);
     socket.onopen = function () {
-      retries = 0;
-      setStatus("");
+      attempts = 0;
+      stopPolling();
+      setConnection("live", "Live");
     };
-    socket.onmessage = function (event) {
-      onMessage(JSON.parse(event.data));
+    socket.onmessage = function (message) {
+      feed.receive(JSON.parse(message.data)).catch(noteFailure);
     };
     socket.onclose = function (event) {
       socket = null;
-      if (event.code === 4410 || event.code === 4004) return;
-      setStatus("Reconnecting…");
-      // Exponential backoff with jitter, so a server restart is not met by every reader at once.
-      var delay = Math.min(30000, 1000 * Math.pow(2, retries)) * (0.5 + Math.random() / 2);
-      retries += 1;
-      setTimeout(connect, delay);
+      if (event.code === 4410) {
+        feed.catchUp().catch(noteFailure); // brings the "ended" state
+        return stop();
+      }
+      if (event.code === 4004 || stopped) return stop();
+      setConnection("reconnecting", navigator.onLine === false ? "Updates paused" : "Reconnecting…");
+      startPolling();
+      // Exponential backoff with full jitter, so a restart of the servers is not met
+      // by every reader in the same second. Forever, at most every 30 s.
+      var ceiling = Math.min(RECONNECT_CAP_MS, RECONNECT_BASE_MS * Math.pow(2, attempts));
+      attempts += 1;
+      reconnectTimer = setTimeout(connect, ceiling / 2 + (Math.random() * ceiling) / 2);
     };
   }
+
+  // While the socket is down (blocked by a proxy, or the server is away), ask for
+  // changes now and then; the socket is still tried in the background.
+  function startPolling() {
+    if (pollTimer) return;
+    pollTimer = setInterval(function () {
+      feed.catchUp().then(function () {
+        if (!socket) setConnection("reconnecting", "Reconnecting…");
+      }, noteFailure);
+    }, POLL_MS);
+  }
+
+  function stopPolling() {
+    clearInterval(pollTimer);
+    pollTimer = null;
+  }
+
+  function stop() {
+    stopped = true;
+    stopPolling();
+    clearTimeout(reconnectTimer);
+    if (socket) socket.close();
+    connection.hidden = true;
+  }
+
+  window.addEventListener("online", function () {
+    if (!socket && !stopped) {
+      clearTimeout(reconnectTimer);
+      connect();
+    }
+  });
+
+  // ---- Load more, order, permalinks --------------------------------------------------
 
   function setCursor(cursor) {
     loadMore.dataset.cursor = cursor || "";
     loadMore.hidden = !cursor;
   }
 
+  function loadNextPage() {
+    var param = oldestFirst ? "after" : "before";
+    return getJSON(
+      config.entriesUrl + "?" + param + "=" + encodeURIComponent(loadMore.dataset.cursor)
+    ).then(function (page) {
+      page.entries.forEach(function (entry) {
+        // Pinned entries are already shown above the stream.
+        if (document.getElementById("entry-" + entry.id)) return;
+        feed.know(entry.id, entry.revision);
+        stream.appendChild(cardFrom(entry));
+      });
+      setCursor(page.next);
+    });
+  }
+
   loadMore.addEventListener("click", function (event) {
     event.preventDefault();
     if (loadMore.getAttribute("aria-busy")) return;
     loadMore.setAttribute("aria-busy", "true");
-    getJSON(config.entriesUrl + "?before=" + encodeURIComponent(loadMore.dataset.cursor))
-      .then(function (page) {
-        page.entries.forEach(function (entry) {
-          // The pinned entries are already shown above the stream.
-          if (!document.getElementById("entry-" + entry.id)) stream.appendChild(cardFrom(entry));
-        });
-        setCursor(page.next);
-      })
+    loadNextPage()
       .catch(function (error) { console.warn("Load more failed:", error); })
       .then(function () { loadMore.removeAttribute("aria-busy"); });
   });
 
-  localiseTimes(document);
-  connect();
+  var orderSwitch = document.getElementById("order-switch");
+  if (orderSwitch) {
+    orderSwitch.addEventListener("click", function (event) {
+      event.preventDefault();
+      var order = oldestFirst ? "newest" : "oldest";
+      document.cookie =
+        config.orderCookie + "=" + order + "; path=/; max-age=31536000; SameSite=Lax";
+      location.assign(location.pathname);
+    });
+  }
+
+  // #entry-<id>: scroll to the entry and mark it, loading older pages to find it if
+  // need be, or going to its own page.
+  function revealTarget() {
+    var match = /^#entry-(\d+)$/.exec(location.hash);
+    if (!match) return;
+    var id = match[1];
+    var tries = 0;
+    (function look() {
+      var card = document.getElementById("entry-" + id);
+      if (card) {
+        card.classList.add("entry--highlight");
+        card.scrollIntoView({ block: "start" });
+        return;
+      }
+      if (moreToLoad() && tries++ < 10) return loadNextPage().then(look);
+      location.assign(location.pathname + "entries/" + id + "/");
+    })();
+  }
+
+  window.addEventListener("hashchange", revealTarget);
+
+  renderTimes(document);
+  setInterval(function () {
+    renderTimes(document);
+  }, 30000);
+  revealTarget();
+  if (live.dataset.status !== "ended") connect();
 })();

@@ -86,6 +86,7 @@ def test_an_entry_has_the_documented_shape(client, make_entry):
         "byline",
         "published_at",
         "updated_at",
+        "edited_at",
         "pinned",
         "key_event",
         "revision",
@@ -114,18 +115,20 @@ def test_changes_since_a_revision_come_oldest_first_with_tombstones(client, make
     ]
     assert data["changes"][1]["headline"] == "Corrected"
     assert data["changes"][2] == {"id": second.pk, "deleted": True, "revision": 5}
+    assert data["event"]["revision"] == 5
     assert "reset" not in data
 
 
 def test_changes_since_the_current_revision_are_none(client, make_entry):
     make_entry()
-    assert client.get(f"{CHANGES_URL}?since=1").json() == {"revision": 1, "changes": []}
+    data = client.get(f"{CHANGES_URL}?since=1").json()
+    assert (data["revision"], data["changes"]) == (1, [])
 
 
 def test_changes_since_a_revision_from_the_future_ask_for_a_reset(client, make_entry):
     make_entry()
     data = client.get(f"{CHANGES_URL}?since=99").json()
-    assert data == {"revision": 1, "reset": True, "changes": []}
+    assert (data["revision"], data["reset"], data["changes"]) == (1, True, [])
 
 
 def test_too_many_changes_ask_for_a_reset(client, make_entry, monkeypatch):
@@ -168,6 +171,26 @@ def test_bad_entry_page_parameters_get_a_400_with_a_reason(client, event, query)
     response = client.get(f"{ENTRIES_URL}?{query}")
     assert response.status_code == 400
     assert response["Content-Type"] == "application/json"
+    assert response.json()["error"]
+
+
+def test_oldest_first_pages_forward_in_time_with_after(client, many_entries):
+    ids, url = [], f"{ENTRIES_URL}?order=oldest&limit=20"
+    while url:
+        data = client.get(url).json()
+        ids += [entry["id"] for entry in data["entries"]]
+        url = f"{ENTRIES_URL}?after={data['next']}&limit=20" if data["next"] else None
+    assert ids == [entry.pk for entry in reversed(many_entries)]
+
+
+@pytest.mark.parametrize(
+    "query", ["order=sideways", "before={cursor}&after={cursor}", "order=oldest&before={cursor}"]
+)
+def test_contradictory_order_parameters_get_a_400(client, make_entry, query):
+    make_entry(), make_entry()
+    cursor = client.get(f"{ENTRIES_URL}?limit=1").json()["next"]
+    response = client.get(f"{ENTRIES_URL}?{query.format(cursor=cursor)}")
+    assert response.status_code == 400
     assert response.json()["error"]
 
 

@@ -91,3 +91,51 @@ def test_the_front_page_lists_live_events_first(client, event):
     event_create(title="Cup final", slug="cup-final", status="ended")
     html = client.get("/").content.decode()
     assert html.index("Harbourside by-election") < html.index("Cup final")
+
+
+def test_key_events_are_listed_near_the_top_newest_first(client, make_entry):
+    start = timezone.now() - timedelta(hours=2)
+    polls = make_entry(headline="Polls close", key_event=True, published_at=start)
+    make_entry(headline="Queues", published_at=start + timedelta(minutes=5))
+    result = make_entry(headline="Result", key_event=True, published_at=start + timedelta(hours=1))
+
+    html = client.get("/live/harbourside/").content.decode()
+    key_events = html[html.index('id="key-events"') : html.index("</nav>")]
+
+    assert key_events.index(f'href="#entry-{result.pk}"') < key_events.index(
+        f'href="#entry-{polls.pk}"'
+    )
+    assert "Queues" not in key_events
+
+
+def test_an_edited_entry_says_when_it_was_updated(client, make_entry):
+    entry = make_entry()
+    assert "Updated" not in client.get("/live/harbourside/").content.decode()
+    entry_update(entry=entry, changes={"pinned": True})
+    assert "Updated" not in client.get("/live/harbourside/").content.decode()
+    entry_update(entry=entry, changes={"body": "<p>Corrected figures.</p>"})
+    assert "Updated <time" in client.get("/live/harbourside/").content.decode()
+
+
+def test_readers_can_ask_for_oldest_first_and_the_cookie_keeps_it(client, make_entry):
+    start = timezone.now() - timedelta(hours=2)
+    made = [make_entry(published_at=start + timedelta(minutes=n)) for n in range(25)]
+    oldest_20 = [entry.pk for entry in made[:20]]
+
+    assert entry_ids(client.get("/live/harbourside/?order=oldest").content.decode()) == oldest_20
+    client.cookies["liveblog-order"] = "oldest"
+    page = client.get("/live/harbourside/")
+    assert entry_ids(page.content.decode()) == oldest_20
+    later = client.get("/live/harbourside/?" + page.context["next_query"])
+    assert entry_ids(later.content.decode()) == [entry.pk for entry in made[20:]]
+
+
+def test_a_scheduled_event_says_when_it_starts_and_an_ended_one_that_it_ended(client, event):
+    from updates.services import event_update
+
+    event_update(event=event, changes={"status": "scheduled"})
+    html = client.get("/live/harbourside/").content.decode()
+    assert 'id="notice-scheduled">Live coverage starts' in html
+    event_update(event=event, changes={"status": "ended"})
+    html = client.get("/live/harbourside/").content.decode()
+    assert 'id="notice-ended">This live coverage has ended.' in html

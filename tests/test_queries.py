@@ -15,12 +15,12 @@ def entries(make_entry):
 
 
 @pytest.mark.parametrize("count", [3, 60])
-def test_the_live_page_takes_three_queries_whatever_the_number_of_entries(
+def test_the_live_page_takes_four_queries_whatever_the_number_of_entries(
     client, entries, count, django_assert_num_queries
 ):
     entries(count)
-    # The event; the newest page of entries; the pinned entries.
-    with django_assert_num_queries(3):
+    # The event; the newest page of entries; the pinned entries; the key events.
+    with django_assert_num_queries(4):
         assert client.get("/live/harbourside/").status_code == 200
 
 

@@ -46,10 +46,13 @@ def entry_list(request: HttpRequest, slug: str) -> HttpResponse:
         return error(first_error(form))
     try:
         page = entry_page(
-            event=event, before=form.cleaned_data["before"], limit=form.cleaned_data["limit"]
+            event=event,
+            cursor=form.cleaned_data["cursor"],
+            oldest_first=form.cleaned_data["oldest_first"],
+            limit=form.cleaned_data["limit"],
         )
     except ValueError as reason:
-        return error(f"before: {reason}")
+        return error(f"cursor: {reason}")
     return json_response(
         {
             "entries": [entry_to_dict(entry) for entry in page.entries],
@@ -66,7 +69,12 @@ def change_list(request: HttpRequest, slug: str) -> HttpResponse:
     if not form.is_valid():
         return error(first_error(form))
     changes = entry_changes_since(event=event, since=form.cleaned_data["since"])
-    data = {"revision": changes.revision, "changes": [change_to_dict(e) for e in changes.entries]}
+    data = {
+        "revision": changes.revision,
+        "changes": [change_to_dict(entry) for entry in changes.entries],
+        # Changes to the event itself are not entries: a reader catching up gets its state.
+        "event": event_to_dict(event),
+    }
     if changes.reset:
         data["reset"] = True
     return json_response(data)

@@ -1,6 +1,7 @@
 """Validation of the query strings of pages and the API."""
 
 from django import forms
+from django.core.exceptions import NON_FIELD_ERRORS
 
 from updates.selectors import Cursor
 
@@ -16,11 +17,26 @@ class CursorField(forms.Field):
 
 
 class EntryPageForm(forms.Form):
+    """Newest first, older with `before`; or oldest first (`order=oldest`), newer with `after`."""
+
     before = CursorField(required=False)
+    after = CursorField(required=False)
+    order = forms.ChoiceField(required=False, choices=[("newest", "newest"), ("oldest", "oldest")])
     limit = forms.IntegerField(required=False, min_value=1, max_value=100)
 
     def clean_limit(self) -> int:
         return self.cleaned_data["limit"] or 20
+
+    def clean(self) -> dict:
+        data = super().clean()
+        before, after = data.get("before"), data.get("after")
+        if before and after:
+            raise forms.ValidationError("give before or after, not both", code="both")
+        if before and data.get("order") == "oldest":
+            raise forms.ValidationError("before pages newest first; use after", code="order")
+        data["oldest_first"] = bool(after) or data.get("order") == "oldest"
+        data["cursor"] = before or after
+        return data
 
 
 class ChangesForm(forms.Form):
@@ -30,4 +46,4 @@ class ChangesForm(forms.Form):
 def first_error(form: forms.Form) -> str:
     """One reason a client can read, e.g. "limit: Ensure this value is less than ..."."""
     name, errors = next(iter(form.errors.items()))
-    return f"{name}: {errors[0]}"
+    return errors[0] if name == NON_FIELD_ERRORS else f"{name}: {errors[0]}"

@@ -39,6 +39,9 @@ class EntryQuerySet(models.QuerySet):
     def newest_first(self) -> "EntryQuerySet":
         return self.order_by("-published_at", "-id")
 
+    def oldest_first(self) -> "EntryQuerySet":
+        return self.order_by("published_at", "id")
+
 
 class Entry(models.Model):
     event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="entries")
@@ -54,6 +57,8 @@ class Entry(models.Model):
     )
     published_at = models.DateTimeField(default=timezone.now, help_text="Readers see this time.")
     updated_at = models.DateTimeField(auto_now=True)
+    # When the words last changed after publishing; readers see "Updated HH:MM".
+    edited_at = models.DateTimeField(null=True, blank=True, editable=False)
     pinned = models.BooleanField(default=False, help_text="Keep above the stream of updates.")
     key_event = models.BooleanField(default=False, help_text="List among the key events.")
     # The event's revision at this entry's last change; unique per event, see services.py.
@@ -94,10 +99,6 @@ class Entry(models.Model):
     @property
     def is_deleted(self) -> bool:
         return self.deleted_at is not None
-
-    @property
-    def was_edited(self) -> bool:
-        return (self.updated_at - self.published_at).total_seconds() > 60
 
 
 class JournalistProfile(models.Model):

@@ -76,24 +76,44 @@ def entry_pinned(*, event: Event) -> list[Entry]:
     )
 
 
-def entry_page(*, event: Event, before: Cursor | None = None, limit: int = 20) -> EntryPage:
-    """The visible entries newest first, after the cursor if given. One query."""
-    entries = Entry.objects.visible().filter(event=event).newest_first()
-    if before is not None:
-        if before.event_id != event.pk:
+def entry_page(
+    *, event: Event, cursor: Cursor | None = None, oldest_first: bool = False, limit: int = 20
+) -> EntryPage:
+    """The visible entries after the cursor, newest first unless oldest_first. One query."""
+    entries = Entry.objects.visible().filter(event=event)
+    entries = entries.oldest_first() if oldest_first else entries.newest_first()
+    if cursor is not None:
+        if cursor.event_id != event.pk:
             raise ValueError("cursor belongs to another event")
-        # The redundant published_at <= bound lets the index seek to the cursor instead
-        # of walking every newer entry (an index condition rather than a filter).
-        entries = entries.filter(published_at__lte=before.published_at).filter(
-            Q(published_at__lt=before.published_at)
-            | Q(published_at=before.published_at, id__lt=before.entry_id)
-        )
+        entries = entries.filter(_beyond(cursor, oldest_first))
     rows = list(entries.select_related("event")[: limit + 1])
     page, more = rows[:limit], len(rows) > limit
     last = page[-1] if page else None
     return EntryPage(
         entries=page,
         next=Cursor(event.pk, last.published_at, last.pk) if more and last else None,
+    )
+
+
+def _beyond(cursor: Cursor, oldest_first: bool) -> Q:
+    """Entries after the cursor in page order. The redundant bound on published_at lets
+    the index seek to the cursor instead of walking every entry before it."""
+    at = cursor.published_at
+    if oldest_first:
+        return Q(published_at__gte=at) & (
+            Q(published_at__gt=at) | Q(published_at=at, id__gt=cursor.entry_id)
+        )
+    return Q(published_at__lte=at) & (
+        Q(published_at__lt=at) | Q(published_at=at, id__lt=cursor.entry_id)
+    )
+
+
+def entry_key_events(*, event: Event, limit: int = 30) -> list[Entry]:
+    return list(
+        Entry.objects.visible()
+        .filter(event=event, key_event=True)
+        .select_related("event")
+        .newest_first()[:limit]
     )
 
 

@@ -15,6 +15,7 @@ class EntryDict(TypedDict):
     byline: str
     published_at: str
     updated_at: str
+    edited_at: str | None
     pinned: bool
     key_event: bool
     revision: int
@@ -57,6 +58,7 @@ def entry_to_dict(entry: Entry) -> EntryDict:
         "byline": entry.byline,
         "published_at": isoformat(entry.published_at),
         "updated_at": isoformat(entry.updated_at),
+        "edited_at": isoformat(entry.edited_at) if entry.edited_at else None,
         "pinned": entry.pinned,
         "key_event": entry.key_event,
         "revision": entry.revision,

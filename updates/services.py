@@ -22,6 +22,8 @@ from updates.models import Entry, Event
 ENTRY_EDITABLE_FIELDS = frozenset(
     {"headline", "body", "byline", "published_at", "pinned", "key_event"}
 )
+# A change to these is an edit readers are told of ("Updated HH:MM"); pinning is not.
+ENTRY_WORDS = frozenset({"headline", "body", "byline"})
 EVENT_EDITABLE_FIELDS = frozenset({"title", "slug", "summary", "status", "starts_at"})
 
 
@@ -113,6 +115,8 @@ def entry_update(*, entry: Entry, changes: dict[str, Any]) -> Entry:
     if entry.is_deleted:
         raise ValidationError("This entry is deleted: restore it before editing it.")
     _apply(entry, changes, ENTRY_EDITABLE_FIELDS)
+    if ENTRY_WORDS & set(changes):
+        entry.edited_at = timezone.now()
     entry.full_clean(exclude=["revision"])
     entry.revision = _event_take_revision(entry.event_id).revision
     entry.save()

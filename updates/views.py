@@ -1,12 +1,24 @@
 """The server-rendered pages: readable without JavaScript, and what search engines see."""
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.http import urlencode
 from django.views.decorators.http import require_GET
 
 from updates.forms import EntryPageForm, first_error
-from updates.selectors import entry_get, entry_page, entry_pinned, event_get, event_list
+from updates.selectors import (
+    entry_get,
+    entry_key_events,
+    entry_page,
+    entry_pinned,
+    event_get,
+    event_list,
+)
+
+# The reader's choice of order, kept by the page's script so that it sticks.
+ORDER_COOKIE = "liveblog-order"
 
 
 @require_GET
@@ -19,22 +31,30 @@ def live(request: HttpRequest, slug: str) -> HttpResponse:
     # The event (and so the revision) is read before the entries: the page may show a
     # change newer than its revision, never miss one, and replaying a change is harmless.
     event = event_get(slug=slug)
-    form = EntryPageForm(request.GET)
+    query = request.GET.copy()
+    query.setdefault("order", request.COOKIES.get(ORDER_COOKIE, "newest"))
+    form = EntryPageForm(query)
     if not form.is_valid():
         return HttpResponseBadRequest(f"Bad address: {first_error(form)}")
-    before = form.cleaned_data["before"]
+    cursor, oldest_first = form.cleaned_data["cursor"], form.cleaned_data["oldest_first"]
     try:
-        page = entry_page(event=event, before=before, limit=form.cleaned_data["limit"])
+        page = entry_page(
+            event=event, cursor=cursor, oldest_first=oldest_first, limit=form.cleaned_data["limit"]
+        )
     except ValueError as reason:
         return HttpResponseBadRequest(f"Bad address: {reason}")
-    pinned = entry_pinned(event=event) if before is None else []
+    pinned = entry_pinned(event=event) if cursor is None else []
     pinned_ids = {entry.pk for entry in pinned}
+    next_cursor = page.next.encode() if page.next else None
     config = {
         "revision": event.revision,
         "status": event.status,
+        "order": "oldest" if oldest_first else "newest",
         "entriesUrl": reverse("api-entries", args=[slug]),
         "changesUrl": reverse("api-changes", args=[slug]),
         "socketPath": f"/ws/live/{slug}/",
+        "orderCookie": ORDER_COOKIE,
+        "pollSeconds": settings.LIVE_POLL_SECONDS,
     }
     return render(
         request,
@@ -42,9 +62,16 @@ def live(request: HttpRequest, slug: str) -> HttpResponse:
         {
             "event": event,
             "pinned": pinned,
+            "key_events": entry_key_events(event=event) if cursor is None else [],
             "entries": [entry for entry in page.entries if entry.pk not in pinned_ids],
-            "next_cursor": page.next.encode() if page.next else None,
-            "is_first_page": before is None,
+            "next_query": (
+                urlencode({"after" if oldest_first else "before": next_cursor})
+                if next_cursor
+                else ""
+            ),
+            "next_cursor": next_cursor,
+            "is_first_page": cursor is None,
+            "oldest_first": oldest_first,
             "config": config,
         },
     )
