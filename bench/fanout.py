@@ -26,9 +26,9 @@ long the N handshakes (up to hello) took; the server process's CPU time per deli
 frame (from the warm-up to the last receipt); and "elsewhere", how many CPUs the rest of
 the machine (Redis, py-spy, anything else running) kept busy meanwhile: on a shared
 machine, more than a few tenths means the latencies are not to be trusted. Then the p99
-ratio (liveblog / bare), the Daphne process's memory per idle reader (VmRSS with N
-readers minus VmRSS with none, divided by N), and how long entry_publish() blocked its
-caller. --verbose adds p50/max per publish. Exits 1 if any reader missed any message.
+ratio (liveblog / bare), the server's memory per idle reader (VmRSS with N readers minus
+VmRSS with none, divided by N) and how long entry_publish() blocked its caller.
+--verbose adds p50/max per publish. Exits 1 if any reader missed any message.
 """
 
 import argparse
@@ -186,13 +186,13 @@ async def _client(conn, url: str, readers: int, publishes: int) -> None:
     gc.freeze()
     conn.send(("ready", connect_seconds, len(failures), failures[:3]))
 
-    await poll(conn, publishes * PUBLISH_INTERVAL_SECONDS + 300, "drain")
-    with contextlib.suppress(TimeoutError):
-        async with asyncio.timeout(DRAIN_SECONDS):
-            await all_delivered.wait()
-    conn.send(("result", samples, delivered, example[0] if example else None))
-
-    await poll(conn, 300, "close")
+    # "close" instead of "drain": the parent gave up (an error, SIGTERM).
+    if (await poll(conn, publishes * PUBLISH_INTERVAL_SECONDS + 300, "drain"))[0] == "drain":
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(DRAIN_SECONDS):
+                await all_delivered.wait()
+        conn.send(("result", samples, delivered, example[0] if example else None))
+        await poll(conn, 300, "close")
     for task in tasks:
         task.cancel()
     for ws in sockets:
@@ -222,7 +222,10 @@ async def _bare_server(conn, port: int) -> None:
         handler, HOST, port, compression=None, ping_interval=None, backlog=1024
     ) as server:
         conn.send(("listening",))
-        _, frame, count = await poll(conn, 600, "broadcast")
+        command = await poll(conn, 600, "broadcast")
+        if command[0] != "broadcast":
+            return  # The parent gave up.
+        _, frame, count = command
         message = orjson.loads(frame)
         started = time.monotonic()
         for i in range(count + 1):
@@ -435,7 +438,9 @@ class Daphne:
             time.sleep(0.1)
 
     def log(self) -> str:
-        return self.log_path.read_text(errors="replace")[-4000:]
+        """The end of the log, without the access log's line per handshake."""
+        lines = self.log_path.read_text(errors="replace").splitlines()
+        return "\n".join(line for line in lines if '"WSCONNECT' not in line)[-4000:]
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -485,7 +490,7 @@ class Client:
     def stop(self) -> None:
         with contextlib.suppress(OSError):
             self.conn.send(("close",))
-        self.process.join(timeout=SERVER_STOP_SECONDS + 10)
+        self.process.join(timeout=SERVER_STOP_SECONDS)
         if self.process.is_alive():
             self.process.kill()
             self.process.join(timeout=SERVER_STOP_SECONDS)
@@ -564,8 +569,11 @@ def measure_bare(context, frame: str, readers: int, publishes: int) -> Measureme
     client = None
     try:
         receive(server_conn, SERVER_START_SECONDS, "bare server")
+        rss_idle = vm_rss_kib(server.pid)
         client = Client(context, f"ws://{HOST}:{port}/", readers, publishes)
         connect_seconds = client.wait_ready()
+        time.sleep(RSS_SETTLE_SECONDS)
+        rss_readers = vm_rss_kib(server.pid)
         with Elsewhere(server.pid, client.process.pid) as elsewhere:
             cpu_before = cpu_seconds(server.pid)
             server_conn.send(("broadcast", frame, publishes))
@@ -581,6 +589,7 @@ def measure_bare(context, frame: str, readers: int, publishes: int) -> Measureme
             samples,
             connect_seconds,
             server_cpu,
+            rss_kib_per_reader=(rss_readers - rss_idle) / readers,
             elsewhere_cpus=elsewhere.cpus,
         )
     finally:
@@ -615,7 +624,8 @@ def print_summary(live: Measurement, bare: Measurement) -> None:
     publish_ms = sorted(1000 * s for s in live.publish_seconds)
     print(
         f"{'':>9}p99 liveblog/bare: {ratio:.1f}x   "
-        f"idle Daphne RSS per reader: {live.rss_kib_per_reader:.1f} KiB   "
+        f"RSS per idle reader: {live.rss_kib_per_reader:.1f} KiB "
+        f"(bare {bare.rss_kib_per_reader:.1f})   "
         f"entry_publish() blocked: median {publish_ms[len(publish_ms) // 2]:.1f} ms, "
         f"max {publish_ms[-1]:.1f} ms"
     )

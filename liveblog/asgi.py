@@ -9,11 +9,18 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from updates import periodic, scheduler  # noqa: E402
 from updates.routing import websocket_urlpatterns  # noqa: E402
 
-application = ProtocolTypeRouter(
+router = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
         "websocket": AllowedHostsOriginValidator(URLRouter(websocket_urlpatterns)),
     }
 )
+
+
+async def application(scope, receive, send):
+    # Daphne has no start-up hook: the first connection starts this process's scheduler.
+    periodic.ensure_running(scheduler.publish_due, every=scheduler.SCHEDULER_SECONDS)
+    return await router(scope, receive, send)

@@ -78,17 +78,28 @@
     return !loadMore.hidden;
   }
 
-  // Puts the card in its place. A card that would go after the last one shown while
-  // there is more to load is left out: "Load more" brings it in order.
+  // Puts the card in its place; false if it has none yet. A card that would go after the
+  // last one shown while there is more to load is left out: "Load more" brings it in order.
   function place(card, container) {
     var others = cards(container);
     for (var i = 0; i < others.length; i++) {
       if (comesBefore(card, others[i])) {
         container.insertBefore(card, others[i]);
-        return;
+        return true;
       }
     }
-    if (container === pinned || !moreToLoad()) container.appendChild(card);
+    if (container === pinned || !moreToLoad()) {
+      container.appendChild(card);
+      return true;
+    }
+    return false;
+  }
+
+  // Whether the card would be the first of the stream: a new update, not an older
+  // entry edited or restored somewhere down the page (or not loaded yet).
+  function goesOnTop(card) {
+    var first = cards(stream)[0];
+    return !first || comesBefore(card, first);
   }
 
   function tidy() {
@@ -108,16 +119,18 @@
 
   function showEntry(entry) {
     var existing = document.getElementById("entry-" + entry.id);
+    var container = entry.pinned ? pinned : stream;
+    var card = cardFrom(entry);
     waiting.delete(entry.id);
     updateKeyEvent(entry);
-    if (existing && existing.parentNode === (entry.pinned ? pinned : stream)) {
-      existing.replaceWith(cardFrom(entry));
-    } else if (existing || entry.pinned || !readerIsAway()) {
-      if (existing) existing.remove();
-      place(cardFrom(entry), entry.pinned ? pinned : stream);
-      if (!existing && document.hidden) unseen += 1;
-    } else {
+    if (existing && existing.parentNode === container) {
+      existing.replaceWith(card);
+    } else if (!existing && !entry.pinned && readerIsAway() && goesOnTop(card)) {
+      // Only new updates wait for the reader; an older entry goes in its place.
       waiting.set(entry.id, entry);
+    } else {
+      if (existing) existing.remove();
+      if (place(card, container) && !existing && document.hidden) unseen += 1;
     }
     tidy();
     showUnseen();

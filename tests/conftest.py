@@ -95,16 +95,23 @@ def channel_layer(request: pytest.FixtureRequest, settings) -> str:
     return request.param
 
 
+def newsroom_user(username: str, group: str, display_name: str, role: str) -> User:
+    # Transactional tests flush the groups the migrations made; make them again.
+    groups_create(Group, Permission)
+    user = User.objects.create_user(username, password="correct horse battery", is_staff=True)
+    user.groups.add(Group.objects.get(name=group))
+    JournalistProfile.objects.create(user=user, display_name=display_name, role=role)
+    return user
+
+
 @pytest.fixture
 def journalist(db) -> User:
-    # Transactional tests flush the groups the migration made; make them again.
-    groups_create(Group, Permission)
-    user = User.objects.create_user("sam", password="correct horse battery", is_staff=True)
-    user.groups.add(Group.objects.get(name="Journalist"))
-    JournalistProfile.objects.create(
-        user=user, display_name="Sam Okafor", role="Political Correspondent"
-    )
-    return user
+    return newsroom_user("sam", "Journalist", "Sam Okafor", "Political Correspondent")
+
+
+@pytest.fixture
+def editor(db) -> User:
+    return newsroom_user("ines", "Editor", "Ines Duarte", "Live Editor")
 
 
 @pytest.fixture

@@ -2,14 +2,21 @@ from datetime import UTC, datetime
 
 import pytest
 
-from updates.models import Entry, Event
+from updates.models import Entry, EntryChange, Event
 
 ADD_URL = "/admin/updates/entry/add/"
+LIST_URL = "/admin/updates/entry/"
 
 
 @pytest.fixture
 def newsroom(client, journalist):
     client.force_login(journalist)
+    return client
+
+
+@pytest.fixture
+def editor_desk(client, editor):
+    client.force_login(editor)
     return client
 
 
@@ -19,13 +26,40 @@ def entry_form(event: Event, **overrides) -> dict:
         "headline": "Count under way",
         "body": "<p>Boxes arriving.</p>",
         "byline": "Sam Okafor, Political Correspondent",
-        "published_at_0": "2026-11-26",
+        "published_at_0": "2026-11-25",
         "published_at_1": "22:41:00",
+        "correction": "",
+    } | overrides
+
+
+def edit_form(entry: Entry, **overrides) -> dict:
+    """What the change form posts back for an entry opened as it is now."""
+    at = entry.published_at.astimezone(UTC)
+    return {
+        "headline": entry.headline,
+        "body": entry.body,
+        "byline": entry.byline,
+        "published_at_0": at.strftime("%Y-%m-%d"),
+        "published_at_1": at.strftime("%H:%M:%S"),
+        "initial-published_at_0": at.strftime("%Y-%m-%d"),
+        "initial-published_at_1": at.strftime("%H:%M:%S"),
+        "correction": entry.correction,
+        "key_event": "on" if entry.key_event else "",
+        "opened_version": entry.version,
+        "changes-TOTAL_FORMS": "0",
+        "changes-INITIAL_FORMS": "0",
     } | overrides
 
 
 def change_url(entry: Entry) -> str:
     return f"/admin/updates/entry/{entry.pk}/change/"
+
+
+@pytest.fixture
+def at_whole_minute(make_entry):
+    return lambda **fields: make_entry(
+        published_at=datetime(2026, 11, 25, 22, 41, tzinfo=UTC), **fields
+    )
 
 
 def test_the_add_form_prefills_the_byline_and_the_time(newsroom, event):
@@ -34,7 +68,7 @@ def test_the_add_form_prefills_the_byline_and_the_time(newsroom, event):
     assert form.fields["published_at"].initial is not None
 
 
-def test_posting_publishes_with_the_next_revision_and_tells_readers_after_commit(
+def test_adding_publishes_with_the_next_revision_and_tells_readers_after_commit(
     newsroom, event, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks() as callbacks:
@@ -44,71 +78,138 @@ def test_posting_publishes_with_the_next_revision_and_tells_readers_after_commit
 
     assert response.status_code == 302
     entry = Entry.objects.get()
-    assert entry.revision == 1
-    assert entry.body == "<p>Boxes</p>"
+    assert (entry.revision, entry.live, entry.body) == (1, True, "<p>Boxes</p>")
     assert entry.author.username == "sam"
     assert len(callbacks) == 1  # one broadcast, queued for after the commit
 
 
-def test_an_edit_takes_a_revision_and_keeps_the_author(newsroom, event, make_entry):
-    entry = make_entry()
-    response = newsroom.post(change_url(entry), entry_form(event, headline="Count paused"))
+def test_an_entry_left_at_the_prefilled_time_is_published_as_of_saving(newsroom, event):
+    opened = newsroom.get(ADD_URL).context["adminform"].form["published_at"].value()
+    prefilled = {
+        "published_at_0": opened.strftime("%Y-%m-%d"),
+        "published_at_1": opened.strftime("%H:%M:%S"),
+        "initial-published_at_0": opened.strftime("%Y-%m-%d"),
+        "initial-published_at_1": opened.strftime("%H:%M:%S"),
+    }
+    newsroom.post(ADD_URL, entry_form(event) | prefilled)
+    assert Entry.objects.get().published_at > opened
+
+
+def test_an_edit_takes_a_revision_keeps_the_author_and_records_the_words_before(
+    newsroom, at_whole_minute
+):
+    entry = at_whole_minute(headline="Count paused")
+    response = newsroom.post(change_url(entry), edit_form(entry, headline="Count resumed"))
+
     assert response.status_code == 302
     entry.refresh_from_db()
-    assert (entry.headline, entry.revision, entry.author.username) == ("Count paused", 2, "sam")
+    assert (entry.headline, entry.revision, entry.author.username) == ("Count resumed", 2, "sam")
+    assert entry.edited_at is not None
+    change = EntryChange.objects.filter(entry=entry, action="edited").get()
+    assert (change.headline, change.fields, change.changed_by.username) == (
+        "Count paused",
+        "headline",
+        "sam",
+    )
 
 
-def test_saving_without_changes_takes_no_revision(newsroom, event, make_entry):
-    entry = make_entry(published_at=datetime(2026, 11, 26, 22, 41, tzinfo=UTC))
-    unchanged = entry_form(event, headline=entry.headline, body=entry.body, byline=entry.byline)
-    # The admin form carries the time it was opened with, as the browser would post it back.
-    unchanged |= {"initial-published_at_0": "2026-11-26", "initial-published_at_1": "22:41:00"}
-    newsroom.post(change_url(entry), unchanged)
+def test_saving_without_changes_takes_no_revision(newsroom, at_whole_minute):
+    entry = at_whole_minute()
+    newsroom.post(change_url(entry), edit_form(entry))
     entry.refresh_from_db()
-    assert entry.revision == 1
+    assert (entry.revision, entry.version) == (1, 1)
 
 
-def test_deleting_in_the_admin_leaves_a_tombstone(newsroom, make_entry):
+def test_a_correction_note_is_shown_to_readers(newsroom, client, at_whole_minute):
+    entry = at_whole_minute()
+    newsroom.post(change_url(entry), edit_form(entry, correction="The turnout was 46.2%, not 42%."))
+    page = client.get("/live/harbourside/").content.decode()
+    assert "<strong>Correction:</strong> The turnout was 46.2%, not 42%." in page
+
+
+def test_a_second_save_over_someone_elses_is_refused_and_shows_their_version(
+    client, journalist, editor, at_whole_minute
+):
+    entry = at_whole_minute(headline="Turnout 42%")
+    opened_by_sam = edit_form(entry)  # both open version 1
+    client.force_login(editor)
+    client.post(change_url(entry), edit_form(entry, headline="Turnout 46.2%"))
+
+    client.force_login(journalist)
+    response = client.post(change_url(entry), opened_by_sam | {"headline": "Turnout: 42 per cent"})
+
+    assert response.status_code == 200
+    assert "Someone else saved this entry by ines" in response.content.decode()
+    assert "Turnout 46.2%" in response.content.decode()
+    entry.refresh_from_db()
+    assert entry.headline == "Turnout 46.2%"
+
+
+def test_a_journalist_cannot_delete_or_pin(newsroom, at_whole_minute):
+    entry = at_whole_minute()
+    assert (
+        newsroom.post(f"/admin/updates/entry/{entry.pk}/delete/", {"post": "yes"}).status_code
+        == 403
+    )
+    newsroom.post(LIST_URL, {"action": "pin", "_selected_action": [entry.pk]})
+    newsroom.post(change_url(entry), edit_form(entry, pinned="on"))
+    entry.refresh_from_db()
+    assert (entry.is_deleted, entry.pinned) == (False, False)
+
+
+def test_an_editor_deletes_and_leaves_a_tombstone(editor_desk, make_entry):
     entry = make_entry()
-    response = newsroom.post(f"/admin/updates/entry/{entry.pk}/delete/", {"post": "yes"})
+    response = editor_desk.post(f"/admin/updates/entry/{entry.pk}/delete/", {"post": "yes"})
     assert response.status_code == 302
     entry.refresh_from_db()
-    assert entry.is_deleted and entry.revision == 2
+    assert (entry.is_deleted, entry.live, entry.revision) == (True, False, 2)
 
 
-def test_bulk_delete_leaves_tombstones(newsroom, make_entry):
+def test_bulk_delete_leaves_tombstones(editor_desk, make_entry):
     entries = [make_entry(), make_entry()]
-    newsroom.post(
-        "/admin/updates/entry/",
+    editor_desk.post(
+        LIST_URL,
         {"action": "delete_selected", "_selected_action": [e.pk for e in entries], "post": "yes"},
     )
     assert Entry.objects.filter(deleted_at__isnull=False).count() == 2
 
 
-def test_pin_unpin_and_restore_are_actions_on_the_list(newsroom, make_entry):
+def test_an_editor_pins_unpins_and_restores_from_the_list(editor_desk, make_entry):
     entry = make_entry()
     for action in ["pin", "unpin"]:
-        newsroom.post("/admin/updates/entry/", {"action": action, "_selected_action": [entry.pk]})
+        editor_desk.post(LIST_URL, {"action": action, "_selected_action": [entry.pk]})
     entry.refresh_from_db()
     assert (entry.pinned, entry.revision) == (False, 3)
 
-    newsroom.post(f"/admin/updates/entry/{entry.pk}/delete/", {"post": "yes"})
-    newsroom.post("/admin/updates/entry/", {"action": "restore", "_selected_action": [entry.pk]})
+    editor_desk.post(f"/admin/updates/entry/{entry.pk}/delete/", {"post": "yes"})
+    editor_desk.post(LIST_URL, {"action": "restore", "_selected_action": [entry.pk]})
     entry.refresh_from_db()
-    assert not entry.is_deleted and entry.revision == 5
+    assert (entry.is_deleted, entry.live, entry.revision) == (False, True, 5)
 
 
-def test_a_tombstone_opens_read_only(newsroom, make_entry):
+def test_a_tombstone_opens_read_only(editor_desk, make_entry):
     entry = make_entry()
-    newsroom.post(f"/admin/updates/entry/{entry.pk}/delete/", {"post": "yes"})
-    response = newsroom.get(change_url(entry))
+    editor_desk.post(f"/admin/updates/entry/{entry.pk}/delete/", {"post": "yes"})
+    response = editor_desk.get(change_url(entry))
     assert response.status_code == 200
     assert "headline" not in response.context["adminform"].form.fields
 
 
-def test_an_editor_changing_the_event_takes_a_revision(client, admin_user, event):
-    client.force_login(admin_user)
-    response = client.post(
+def test_an_editor_sees_the_history_and_a_journalist_does_not(
+    client, journalist, editor, make_entry
+):
+    entry = make_entry()
+    client.force_login(editor)
+    assert (
+        "the words as they were before each change"
+        in client.get(change_url(entry)).content.decode()
+    )
+    client.force_login(journalist)
+    assert "the words as they were before" not in client.get(change_url(entry)).content.decode()
+
+
+def test_an_editor_changing_the_event_takes_a_revision(editor_desk, event):
+    response = editor_desk.post(
         f"/admin/updates/event/{event.pk}/change/",
         {
             "title": "Harbourside: the result",
@@ -124,9 +225,8 @@ def test_an_editor_changing_the_event_takes_a_revision(client, admin_user, event
     assert (event.title, event.status, event.revision) == ("Harbourside: the result", "ended", 1)
 
 
-def test_an_editor_creates_an_event_in_the_admin(client, admin_user, db):
-    client.force_login(admin_user)
-    response = client.post(
+def test_an_editor_creates_an_event(editor_desk, db):
+    response = editor_desk.post(
         "/admin/updates/event/add/",
         {
             "title": "Cup final",
@@ -152,13 +252,22 @@ def test_readers_cannot_post(client, event):
     assert not Entry.objects.exists()
 
 
-def test_an_entry_left_at_the_prefilled_time_is_published_as_of_saving(newsroom, event):
-    opened = newsroom.get(ADD_URL).context["adminform"].form["published_at"].value()
-    prefilled = {
-        "published_at_0": opened.strftime("%Y-%m-%d"),
-        "published_at_1": opened.strftime("%H:%M:%S"),
-        "initial-published_at_0": opened.strftime("%Y-%m-%d"),
-        "initial-published_at_1": opened.strftime("%H:%M:%S"),
-    }
-    newsroom.post(ADD_URL, entry_form(event) | prefilled)
-    assert Entry.objects.get().published_at > opened
+@pytest.mark.parametrize(
+    ("group", "allowed"),
+    [
+        ("Journalist", {"add_entry", "change_entry", "view_entry", "view_event"}),
+        (
+            "Editor",
+            {
+                "add_entry", "change_entry", "delete_entry", "view_entry", "pin_entry",
+                "view_entrychange", "add_event", "change_event", "view_event",
+                "add_journalistprofile", "change_journalistprofile", "view_journalistprofile",
+            },
+        ),
+    ],
+)  # fmt: skip
+def test_the_migrations_give_each_role_exactly_its_permissions(db, group, allowed):
+    from django.contrib.auth.models import Group
+
+    codenames = set(Group.objects.get(name=group).permissions.values_list("codename", flat=True))
+    assert codenames == allowed

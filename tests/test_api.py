@@ -87,6 +87,7 @@ def test_an_entry_has_the_documented_shape(client, make_entry):
         "published_at",
         "updated_at",
         "edited_at",
+        "correction",
         "pinned",
         "key_event",
         "revision",

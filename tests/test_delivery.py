@@ -39,7 +39,7 @@ def post_entry(client, event) -> object:
             "headline": "Count under way",
             "body": "<p>Boxes arriving.</p>",
             "byline": "Sam Okafor",
-            "published_at_0": "2026-11-26",
+            "published_at_0": "2026-11-25",
             "published_at_1": "22:41:00",
         },
     )

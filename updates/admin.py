@@ -1,13 +1,19 @@
 """The newsroom. Every save and delete goes through services.py, which numbers the
-change and tells readers once it has committed."""
+change and tells readers once it has committed. Posting happens on each event's desk
+(newsroom.py); the entry form here is for edits, corrections and the history."""
 
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import path, reverse
 from django.utils.html import format_html
 
-from updates.models import Entry, Event, JournalistProfile
+from updates import newsroom
+from updates.models import Entry, EntryChange, Event, JournalistProfile
 from updates.services import (
+    ENTRY_EDITABLE_FIELDS,
+    EditConflict,
     default_byline,
     entry_delete,
     entry_publish,
@@ -17,11 +23,57 @@ from updates.services import (
     event_update,
 )
 
-ENTRY_FORM_FIELDS = ["event", "headline", "body", "byline", "published_at", "pinned", "key_event"]
+ENTRY_FORM_FIELDS = [
+    "event",
+    "headline",
+    "body",
+    "byline",
+    "published_at",
+    "draft",
+    "pinned",
+    "key_event",
+    "correction",
+    "opened_version",
+]
 
 
-def changed_values(form) -> dict:
-    return {name: form.cleaned_data[name] for name in form.changed_data}
+def changed_values(form: forms.Form, fields=None) -> dict:
+    names = [name for name in form.changed_data if fields is None or name in fields]
+    return {name: form.cleaned_data[name] for name in names}
+
+
+class EntryForm(forms.ModelForm):
+    body = newsroom.body_field()
+    # The version this editor opened: a save over someone else's newer one is refused.
+    opened_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+
+    class Meta:
+        model = Entry
+        fields = ENTRY_FORM_FIELDS[:-1]
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["opened_version"].initial = self.instance.version
+
+    def clean(self) -> dict:
+        data = super().clean()
+        opened = data.get("opened_version")
+        if self.instance.pk and opened is not None:
+            current = Entry.objects.get(pk=self.instance.pk)
+            if current.version != opened:
+                raise forms.ValidationError(conflict_message(current), code="conflict")
+        return data
+
+
+def conflict_message(current: Entry) -> str:
+    who = current.changes.select_related("changed_by").first()
+    by = f" by {who.changed_by}" if who and who.changed_by else ""
+    return (
+        f"Someone else saved this entry{by} while you were editing it; nothing of yours "
+        f"was saved. Their version: headline “{current.headline}”, body: "
+        f"{current.body} Reload the page to edit their version."
+    )
 
 
 class DeletedFilter(admin.SimpleListFilter):
@@ -29,18 +81,38 @@ class DeletedFilter(admin.SimpleListFilter):
     parameter_name = "state"
 
     def lookups(self, request, model_admin):
-        return [("published", "Published"), ("deleted", "Deleted")]
+        return [("live", "Published"), ("waiting", "Draft or scheduled"), ("deleted", "Deleted")]
 
     def queryset(self, request, queryset):
-        if self.value() == "published":
-            return queryset.filter(deleted_at__isnull=True)
+        if self.value() == "live":
+            return queryset.filter(live=True)
+        if self.value() == "waiting":
+            return queryset.filter(live=False, deleted_at__isnull=True)
         if self.value() == "deleted":
             return queryset.filter(deleted_at__isnull=False)
         return queryset
 
 
+class EntryChangeInline(admin.TabularInline):
+    """The corrections trail: who changed what, and the words as they were before."""
+
+    model = EntryChange
+    fields = ["changed_at", "changed_by", "action", "fields", "headline", "body"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    verbose_name_plural = "history (the words as they were before each change)"
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
 @admin.register(Entry)
 class EntryAdmin(admin.ModelAdmin):
+    form = EntryForm
     fields = ENTRY_FORM_FIELDS
     list_display = ["headline", "event", "published_at", "byline", "pinned", "key_event", "state"]
     list_filter = [DeletedFilter, "event", "pinned", "key_event"]
@@ -48,10 +120,17 @@ class EntryAdmin(admin.ModelAdmin):
     search_fields = ["headline", "body", "byline"]
     date_hierarchy = "published_at"
     actions = ["pin", "unpin", "restore"]
+    inlines = [EntryChangeInline]
 
     @admin.display(description="state")
     def state(self, entry: Entry) -> str:
-        return "Deleted" if entry.is_deleted else "Published"
+        return entry.state.capitalize()
+
+    def has_pin_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("updates.pin_entry")
+
+    def get_inlines(self, request: HttpRequest, obj: Entry | None):
+        return self.inlines if obj and request.user.has_perm("updates.view_entrychange") else []
 
     def get_changeform_initial_data(self, request: HttpRequest) -> dict:
         initial = super().get_changeform_initial_data(request)
@@ -60,11 +139,23 @@ class EntryAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: Entry | None = None):
         # A tombstone is restored first (an action on the list), then edited.
-        return ENTRY_FORM_FIELDS if obj is not None and obj.is_deleted else []
+        if obj is not None and obj.is_deleted:
+            return ENTRY_FORM_FIELDS[:-1]
+        fixed = ["event"] if obj is not None else []
+        return fixed if self.has_pin_permission(request) else [*fixed, "pinned"]
 
     def save_model(self, request: HttpRequest, obj: Entry, form, change: bool) -> None:
         if change:
-            entry_update(entry=obj, changes=changed_values(form))
+            try:
+                entry_update(
+                    entry=obj,
+                    changes=changed_values(form, ENTRY_EDITABLE_FIELDS),
+                    by=request.user,
+                    expected_version=form.cleaned_data.get("opened_version"),
+                )
+            except EditConflict as conflict:
+                # Lost a race with another save between the form's check and this one.
+                request.edit_conflict = conflict
             return
         data = form.cleaned_data
         obj.pk = entry_publish(
@@ -76,51 +167,90 @@ class EntryAdmin(admin.ModelAdmin):
             # Untouched, the prefilled time is when the form was opened: publish as of now,
             # so an update written over ten minutes still lands at the top.
             published_at=data["published_at"] if "published_at" in form.changed_data else None,
-            pinned=data["pinned"],
+            pinned=data.get("pinned", False),
             key_event=data["key_event"],
+            draft=data["draft"],
         ).pk
         obj.refresh_from_db()
 
+    def save_related(self, request, form, formsets, change) -> None:
+        if not getattr(request, "edit_conflict", None):
+            super().save_related(request, form, formsets, change)
+
+    def response_change(self, request: HttpRequest, obj: Entry) -> HttpResponse:
+        conflict = getattr(request, "edit_conflict", None)
+        if conflict:
+            self.message_user(request, conflict_message(conflict.current), messages.ERROR)
+            return HttpResponseRedirect(request.path)
+        return super().response_change(request, obj)
+
     def delete_model(self, request: HttpRequest, obj: Entry) -> None:
-        entry_delete(entry=obj)
+        entry_delete(entry=obj, by=request.user)
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Entry]) -> None:
         for entry in queryset:
-            entry_delete(entry=entry)
+            entry_delete(entry=entry, by=request.user)
 
-    @admin.action(description="Pin the selected entries", permissions=["change"])
+    @admin.action(description="Pin the selected entries", permissions=["pin"])
     def pin(self, request: HttpRequest, queryset: QuerySet[Entry]) -> None:
         self._update_each(request, queryset.filter(deleted_at__isnull=True), {"pinned": True})
 
-    @admin.action(description="Unpin the selected entries", permissions=["change"])
+    @admin.action(description="Unpin the selected entries", permissions=["pin"])
     def unpin(self, request: HttpRequest, queryset: QuerySet[Entry]) -> None:
         self._update_each(request, queryset.filter(deleted_at__isnull=True), {"pinned": False})
 
     @admin.action(description="Restore the selected deleted entries", permissions=["delete"])
     def restore(self, request: HttpRequest, queryset: QuerySet[Entry]) -> None:
-        restored = [
-            entry_restore(entry=entry) for entry in queryset.filter(deleted_at__isnull=False)
-        ]
+        deleted = queryset.filter(deleted_at__isnull=False)
+        restored = [entry_restore(entry=entry, by=request.user) for entry in deleted]
         self.message_user(request, f"Restored {len(restored)} entries.", messages.SUCCESS)
 
     def _update_each(self, request: HttpRequest, queryset: QuerySet[Entry], changes: dict) -> None:
-        updated = [entry_update(entry=entry, changes=changes) for entry in queryset]
+        updated = [
+            entry_update(entry=entry, changes=changes, by=request.user) for entry in queryset
+        ]
         self.message_user(request, f"Updated {len(updated)} entries.", messages.SUCCESS)
 
 
 @admin.register(Event)
 class EventAdmin(admin.ModelAdmin):
-    list_display = ["title", "status", "starts_at", "revision", "live_page"]
+    list_display = ["title", "status", "starts_at", "revision", "desk_link", "live_page"]
     list_filter = ["status"]
     search_fields = ["title", "summary"]
     prepopulated_fields = {"slug": ["title"]}
     fields = ["title", "slug", "summary", "status", "starts_at"]
+
+    @admin.display(description="desk")
+    def desk_link(self, event: Event) -> str:
+        url = reverse("admin:updates_event_desk", args=[event.pk])
+        return format_html('<a href="{}">Post updates</a>', url)
 
     @admin.display(description="live page")
     def live_page(self, event: Event) -> str:
         return format_html(
             '<a href="{}">{}</a>', event.get_absolute_url(), event.get_absolute_url()
         )
+
+    def get_urls(self):
+        def desk(request: HttpRequest, event_id: int) -> HttpResponse:
+            return newsroom.desk(request, event_id, self.admin_site.each_context(request))
+
+        view = self.admin_site.admin_view
+        return [
+            path("<int:event_id>/desk/", view(desk), name="updates_event_desk"),
+            path(
+                "<int:event_id>/desk/preview/", view(newsroom.preview), name="updates_event_preview"
+            ),
+            path(
+                "<int:event_id>/desk/readers/", view(newsroom.readers), name="updates_event_readers"
+            ),
+            path(
+                "<int:event_id>/desk/entries/<int:entry_id>/<str:action>/",
+                view(newsroom.entry_action),
+                name="updates_event_entry_action",
+            ),
+            *super().get_urls(),
+        ]
 
     def save_model(self, request: HttpRequest, obj: Event, form, change: bool) -> None:
         if change:

@@ -64,6 +64,20 @@ def local_event_ids() -> list[int]:
     return list(_hub().readers)
 
 
+def local_reader_counts() -> dict[int, int]:
+    """Readers per event in this event loop."""
+    return {event_id: len(readers) for event_id, readers in _hub().readers.items()}
+
+
+def local_reader_counts_everywhere() -> dict[int, int]:
+    """Readers per event in every event loop of this process; callable from any thread."""
+    counts: dict[int, int] = {}
+    for hub in list(_hubs.values()):
+        for event_id, readers in list(hub.readers.items()):
+            counts[event_id] = counts.get(event_id, 0) + len(readers)
+    return counts
+
+
 async def send_local(event_id: int, frame: str) -> None:
     """Send a frame that is not a change (a heartbeat) to this process's readers of the event."""
     await _hub().fan_out(event_id, None, frame)

@@ -6,29 +6,12 @@ its own and catches up, while still connected. One query per process per beat,
 whatever the number of readers.
 """
 
-import asyncio
-import logging
-import weakref
-
 from channels.db import database_sync_to_async
 
 from updates import broadcast, delivery
 from updates.models import Event
 
-logger = logging.getLogger(__name__)
-
 HEARTBEAT_SECONDS = 25.0
-
-_beats: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Task]" = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def ensure_beating() -> None:
-    """Start this event loop's heartbeat, once. Call from a consumer."""
-    loop = asyncio.get_running_loop()
-    if loop not in _beats:
-        _beats[loop] = loop.create_task(_beat_forever())
 
 
 @database_sync_to_async
@@ -42,12 +25,3 @@ async def beat() -> None:
         return
     for event_id, revision in await _revisions(event_ids):
         await delivery.send_local(event_id, broadcast.heartbeat_frame(revision))
-
-
-async def _beat_forever() -> None:
-    while True:
-        await asyncio.sleep(HEARTBEAT_SECONDS)
-        try:
-            await beat()
-        except Exception:
-            logger.exception("Heartbeat failed; trying again next beat")

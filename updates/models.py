@@ -34,7 +34,11 @@ class Event(models.Model):
 
 class EntryQuerySet(models.QuerySet):
     def visible(self) -> "EntryQuerySet":
-        return self.filter(deleted_at__isnull=True)
+        return self.filter(live=True)
+
+    def due(self, now) -> "EntryQuerySet":
+        """Scheduled entries whose time has come but that readers cannot see yet."""
+        return self.filter(live=False, draft=False, deleted_at__isnull=True, published_at__lte=now)
 
     def newest_first(self) -> "EntryQuerySet":
         return self.order_by("-published_at", "-id")
@@ -61,8 +65,19 @@ class Entry(models.Model):
     edited_at = models.DateTimeField(null=True, blank=True, editable=False)
     pinned = models.BooleanField(default=False, help_text="Keep above the stream of updates.")
     key_event = models.BooleanField(default=False, help_text="List among the key events.")
-    # The event's revision at this entry's last change; unique per event, see services.py.
-    revision = models.PositiveBigIntegerField(editable=False)
+    draft = models.BooleanField(default=False, help_text="Readers never see a draft.")
+    correction = models.TextField(
+        blank=True, help_text='Shown to readers under the entry as "Correction: ...".'
+    )
+    # Readers see the entry: published, its time has come, not a draft, not deleted.
+    # Only services.py changes it, so that readers are told every time it does.
+    live = models.BooleanField(default=False, editable=False)
+    # The event's revision at this entry's last change that readers could see: null
+    # until they first see it (drafts and scheduled entries); unique per event.
+    revision = models.PositiveBigIntegerField(null=True, editable=False)
+    # Grows with every save, seen by readers or not: two people editing one entry
+    # find out from it (services.EditConflict).
+    version = models.PositiveIntegerField(default=1, editable=False)
     # A tombstone: readers are told the entry is gone, an editor can restore it.
     deleted_at = models.DateTimeField(null=True, blank=True, editable=False)
 
@@ -81,10 +96,17 @@ class Entry(models.Model):
                 "event",
                 models.F("published_at").desc(),
                 models.F("id").desc(),
-                name="entry_visible_newest",
-                condition=models.Q(deleted_at__isnull=True),
+                name="entry_live_newest",
+                condition=models.Q(live=True),
+            ),
+            # What the scheduler looks for every second.
+            models.Index(
+                "published_at",
+                name="entry_scheduled",
+                condition=models.Q(live=False, draft=False, deleted_at__isnull=True),
             ),
         ]
+        permissions = [("pin_entry", "Can pin and unpin entries")]
 
     def __str__(self) -> str:
         return self.headline
@@ -100,6 +122,18 @@ class Entry(models.Model):
     def is_deleted(self) -> bool:
         return self.deleted_at is not None
 
+    @property
+    def should_be_live(self) -> bool:
+        return not self.draft and not self.is_deleted and self.published_at <= timezone.now()
+
+    @property
+    def state(self) -> str:
+        if self.is_deleted:
+            return "deleted"
+        if self.draft:
+            return "draft"
+        return "published" if self.live else "scheduled"
+
 
 class JournalistProfile(models.Model):
     user = models.OneToOneField(
@@ -114,3 +148,24 @@ class JournalistProfile(models.Model):
     @property
     def byline(self) -> str:
         return f"{self.display_name}, {self.role}" if self.role else self.display_name
+
+
+class EntryChange(models.Model):
+    """The corrections trail: one row per change, with the words as they were before it."""
+
+    entry = models.ForeignKey(Entry, on_delete=models.CASCADE, related_name="changes")
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    changed_at = models.DateTimeField(default=timezone.now)
+    action = models.CharField(max_length=20)
+    fields = models.CharField(max_length=200, blank=True, help_text="What changed.")
+    headline = models.CharField(max_length=200)
+    body = models.TextField()
+    byline = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-changed_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.entry_id} at {self.changed_at:%Y-%m-%d %H:%M}"

@@ -1,10 +1,10 @@
-"""The newsroom's groups: journalists post and correct entries; editors also run events."""
+"""The newsroom's groups: journalists write and correct entries; editors also delete,
+restore and pin them, run events and keep profiles."""
 
 GROUPS = {
     "Journalist": [
         "add_entry",
         "change_entry",
-        "delete_entry",
         "view_entry",
         "view_event",
     ],
@@ -13,9 +13,10 @@ GROUPS = {
         "change_entry",
         "delete_entry",
         "view_entry",
+        "pin_entry",
+        "view_entrychange",
         "add_event",
         "change_event",
-        "delete_event",
         "view_event",
         "add_journalistprofile",
         "change_journalistprofile",

@@ -16,6 +16,7 @@ class EntryDict(TypedDict):
     published_at: str
     updated_at: str
     edited_at: str | None
+    correction: str
     pinned: bool
     key_event: bool
     revision: int
@@ -59,6 +60,7 @@ def entry_to_dict(entry: Entry) -> EntryDict:
         "published_at": isoformat(entry.published_at),
         "updated_at": isoformat(entry.updated_at),
         "edited_at": isoformat(entry.edited_at) if entry.edited_at else None,
+        "correction": entry.correction,
         "pinned": entry.pinned,
         "key_event": entry.key_event,
         "revision": entry.revision,
@@ -72,7 +74,9 @@ def tombstone_to_dict(entry: Entry) -> TombstoneDict:
 
 
 def change_to_dict(entry: Entry) -> EntryDict | TombstoneDict:
-    return tombstone_to_dict(entry) if entry.is_deleted else entry_to_dict(entry)
+    """An entry readers can no longer see (deleted, back to draft, moved to later) is
+    gone as far as they know."""
+    return entry_to_dict(entry) if entry.live else tombstone_to_dict(entry)
 
 
 def event_to_dict(event: Event) -> EventDict:

@@ -1,5 +1,9 @@
-"""Every write to events and entries. Each one takes the next revision of its event
-and, once the transaction has committed, tells readers (see broadcast.py).
+"""Every write to events and entries.
+
+Readers are told of every change they can see, numbered by the event's revision, once
+the transaction has committed (see broadcast.py). A change readers cannot see (a
+draft, an entry scheduled for later) takes no revision: a revision readers were never
+sent would look to them like a lost message.
 
 Revisions: the event row is locked (select_for_update) from the moment a change takes
 its revision until it commits. Without the lock two concurrent publishes could read
@@ -17,22 +21,36 @@ from django.db import transaction
 from django.utils import timezone
 
 from updates import broadcast
-from updates.models import Entry, Event
+from updates.models import Entry, EntryChange, Event
 
 ENTRY_EDITABLE_FIELDS = frozenset(
-    {"headline", "body", "byline", "published_at", "pinned", "key_event"}
+    {"headline", "body", "byline", "published_at", "pinned", "key_event", "draft", "correction"}
 )
 # A change to these is an edit readers are told of ("Updated HH:MM"); pinning is not.
-ENTRY_WORDS = frozenset({"headline", "body", "byline"})
+ENTRY_WORDS = frozenset({"headline", "body", "byline", "correction"})
 EVENT_EDITABLE_FIELDS = frozenset({"title", "slug", "summary", "status", "starts_at"})
 
 
-def _event_take_revision(event_id: int) -> Event:
-    """Lock the event and take its next revision. Call inside transaction.atomic()."""
-    event = Event.objects.select_for_update().get(pk=event_id)
-    event.revision += 1
-    Event.objects.filter(pk=event_id).update(revision=event.revision)
-    return event
+class EditConflict(Exception):
+    """Someone else saved the entry since this editor opened it."""
+
+    def __init__(self, current: Entry) -> None:
+        super().__init__(
+            f"Entry {current.pk} was changed by someone else (version {current.version})"
+        )
+        self.current = current
+
+
+def _event_take_revision(event_id: int) -> int:
+    """Take the event's next revision. Call under _event_lock(), inside transaction.atomic()."""
+    event = Event.objects.only("revision").get(pk=event_id)
+    Event.objects.filter(pk=event_id).update(revision=event.revision + 1)
+    return event.revision + 1
+
+
+def _event_lock(event_id: int) -> None:
+    """Serialise every write to the event's entries until the transaction ends."""
+    Event.objects.select_for_update().only("pk").get(pk=event_id)
 
 
 def _apply(obj: Entry | Event, changes: dict[str, Any], allowed: frozenset[str]) -> None:
@@ -41,6 +59,37 @@ def _apply(obj: Entry | Event, changes: dict[str, Any], allowed: frozenset[str])
         raise ValidationError(f"These fields cannot be changed here: {', '.join(sorted(unknown))}")
     for name, value in changes.items():
         setattr(obj, name, value)
+
+
+def _record(entry: Entry, *, action: str, by: AbstractBaseUser | None, fields=()) -> None:
+    EntryChange.objects.create(
+        entry=entry,
+        changed_by=by,
+        action=action,
+        fields=", ".join(sorted(fields)),
+        headline=entry.headline,
+        body=entry.body,
+        byline=entry.byline,
+    )
+
+
+def _save_and_tell_readers(entry: Entry, *, was_live: bool) -> None:
+    """Save the entry and, if readers could or can now see it, number the change and
+    tell them after commit: new to them, changed, or gone. Call under _event_lock()."""
+    entry.live = entry.should_be_live
+    if was_live or entry.live:
+        entry.revision = _event_take_revision(entry.event_id)
+    entry.version += 1 if entry.pk else 0
+    entry.save()
+    if entry.live and not was_live:
+        kind = broadcast.ENTRY_CREATED
+    elif entry.live:
+        kind = broadcast.ENTRY_UPDATED
+    elif was_live:
+        kind = broadcast.ENTRY_DELETED
+    else:
+        return
+    transaction.on_commit(lambda: broadcast.send_entry_change(kind, entry))
 
 
 def default_byline(user: AbstractBaseUser | None) -> str:
@@ -71,7 +120,8 @@ def event_update(*, event: Event, changes: dict[str, Any]) -> Event:
     _apply(event, changes, EVENT_EDITABLE_FIELDS)
     if not changes:
         return event
-    event.revision = _event_take_revision(event.pk).revision
+    _event_lock(event.pk)
+    event.revision = _event_take_revision(event.pk)
     event.full_clean()
     event.save()
     transaction.on_commit(lambda: broadcast.send_event_change(event))
@@ -89,7 +139,10 @@ def entry_publish(
     published_at: datetime | None = None,
     pinned: bool = False,
     key_event: bool = False,
+    draft: bool = False,
 ) -> Entry:
+    """Readers see the entry now, or at published_at if that is later, or, for a
+    draft, once it is published."""
     entry = Entry(
         event=event,
         author=author,
@@ -99,50 +152,88 @@ def entry_publish(
         published_at=published_at or timezone.now(),
         pinned=pinned,
         key_event=key_event,
+        draft=draft,
     )
     entry.full_clean(exclude=["revision"])
-    entry.revision = _event_take_revision(event.pk).revision
-    entry.save()
-    transaction.on_commit(lambda: broadcast.send_entry_change(broadcast.ENTRY_CREATED, entry))
+    _event_lock(event.pk)
+    _save_and_tell_readers(entry, was_live=False)
+    _record(entry, action="created", by=author)
     return entry
 
 
 @transaction.atomic
-def entry_update(*, entry: Entry, changes: dict[str, Any]) -> Entry:
-    """Apply the changes and tell readers; no change, no new revision."""
+def entry_update(
+    *,
+    entry: Entry,
+    changes: dict[str, Any],
+    by: AbstractBaseUser | None = None,
+    expected_version: int | None = None,
+) -> Entry:
+    """Apply the changes and tell readers; no change, no new revision.
+
+    With expected_version (the version the editor opened), a save over someone else's
+    newer one raises EditConflict instead of overwriting it.
+    """
     if not changes:
         return entry
-    if entry.is_deleted:
+    _event_lock(entry.event_id)
+    stored = Entry.objects.get(pk=entry.pk)
+    if expected_version is not None and stored.version != expected_version:
+        raise EditConflict(stored)
+    if stored.is_deleted:
         raise ValidationError("This entry is deleted: restore it before editing it.")
+    words_before = {name: getattr(stored, name) for name in ENTRY_WORDS}
     _apply(entry, changes, ENTRY_EDITABLE_FIELDS)
-    if ENTRY_WORDS & set(changes):
+    entry.version = stored.version
+    if stored.live and any(getattr(entry, name) != words_before[name] for name in ENTRY_WORDS):
         entry.edited_at = timezone.now()
     entry.full_clean(exclude=["revision"])
-    entry.revision = _event_take_revision(entry.event_id).revision
-    entry.save()
-    transaction.on_commit(lambda: broadcast.send_entry_change(broadcast.ENTRY_UPDATED, entry))
+    _record(stored, action="edited", by=by, fields=changes)
+    _save_and_tell_readers(entry, was_live=stored.live)
     return entry
 
 
 @transaction.atomic
-def entry_delete(*, entry: Entry) -> Entry:
+def entry_delete(*, entry: Entry, by: AbstractBaseUser | None = None) -> Entry:
     """Keep the row as a tombstone, so readers can be told and an editor can restore it."""
+    _event_lock(entry.event_id)
+    entry.refresh_from_db()
     if entry.is_deleted:
         return entry
+    was_live = entry.live
     entry.deleted_at = timezone.now()
-    entry.revision = _event_take_revision(entry.event_id).revision
-    entry.save(update_fields=["deleted_at", "revision", "updated_at"])
-    transaction.on_commit(lambda: broadcast.send_entry_change(broadcast.ENTRY_DELETED, entry))
+    _record(entry, action="deleted", by=by)
+    _save_and_tell_readers(entry, was_live=was_live)
     return entry
 
 
 @transaction.atomic
-def entry_restore(*, entry: Entry) -> Entry:
+def entry_restore(*, entry: Entry, by: AbstractBaseUser | None = None) -> Entry:
+    _event_lock(entry.event_id)
+    entry.refresh_from_db()
     if not entry.is_deleted:
         return entry
     entry.deleted_at = None
-    entry.revision = _event_take_revision(entry.event_id).revision
-    entry.save(update_fields=["deleted_at", "revision", "updated_at"])
-    # Readers insert an update for an entry they do not show, in its place in time.
-    transaction.on_commit(lambda: broadcast.send_entry_change(broadcast.ENTRY_UPDATED, entry))
+    _record(entry, action="restored", by=by)
+    _save_and_tell_readers(entry, was_live=False)
     return entry
+
+
+def entry_publish_due(*, now: datetime | None = None) -> list[Entry]:
+    """Publish the scheduled entries whose time has come (see scheduler.py).
+
+    Safe to run in every process at once: each entry is published by whichever
+    process locks its event first; the others find it live already.
+    """
+    published = []
+    for entry_id in Entry.objects.due(now or timezone.now()).values_list("pk", flat=True)[:100]:
+        with transaction.atomic():
+            entry = Entry.objects.select_related("event").get(pk=entry_id)
+            _event_lock(entry.event_id)
+            entry.refresh_from_db()
+            if entry.live or not entry.should_be_live:
+                continue
+            _save_and_tell_readers(entry, was_live=False)
+            _record(entry, action="went live", by=None)
+            published.append(entry)
+    return published

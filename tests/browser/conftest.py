@@ -27,7 +27,8 @@ from django.conf import settings
 from django.db import connection
 from playwright.async_api import Browser, async_playwright, expect
 
-from tests.browser.pages import DESKTOP, PHONE, Newsroom, Reader
+from liveblog.layers import channel_layers
+from tests.browser.pages import DESKTOP, PHONE, Desk, Newsroom, Reader
 from tests.conftest import free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -141,9 +142,13 @@ def _wait_until_serving(server: DaphneServer) -> None:
         time.sleep(0.05)
 
 
-def daphne_start(name: str, env: dict[str, str], log_dir: Path) -> DaphneServer:
+def daphne_start(
+    name: str, env: dict[str, str], log_dir: Path, port: int | None = None
+) -> DaphneServer:
+    """Daphne on a free port, or on `port` (to restart a server where its readers expect it)."""
+    fixed_port = port
     for attempt in range(3):
-        port = free_port()
+        port = fixed_port or free_port()
         log_path = log_dir / f"daphne-{name}-{port}.log"
         with log_path.open("wb") as log:
             process = subprocess.Popen(
@@ -159,10 +164,13 @@ def daphne_start(name: str, env: dict[str, str], log_dir: Path) -> DaphneServer:
             _wait_until_serving(server)
             return server
         except PortTaken:
-            # Another process took the free port between free_port() and Daphne's bind.
+            # Another process took the free port between free_port() and Daphne's bind,
+            # or the given port is not free again yet.
             server.stop()
             if attempt == 2:
                 raise
+            if fixed_port:
+                time.sleep(0.5)
         except BaseException:
             server.stop()
             raise
@@ -170,22 +178,33 @@ def daphne_start(name: str, env: dict[str, str], log_dir: Path) -> DaphneServer:
 
 
 @pytest.fixture
-def daphne_env(transactional_db, redis_url: str) -> dict[str, str]:
+def daphne_settings() -> dict[str, str]:
+    """Extra environment for the tests' Daphne processes. A test module overrides this
+    fixture to change a setting, e.g. {"LIVE_POLL_SECONDS": "1"}."""
+    return {}
+
+
+@pytest.fixture
+def daphne_env(transactional_db, redis_url: str, daphne_settings) -> dict[str, str]:
     """Settings for Daphne: this process's test database, Redis, production-like settings."""
     # The code under test, even where the virtualenv's editable install points elsewhere.
     pythonpath = os.pathsep.join(
         filter(None, [str(settings.BASE_DIR), os.environ.get("PYTHONPATH")])
     )
-    return os.environ | {
-        "DJANGO_SETTINGS_MODULE": "liveblog.settings",
-        "DATABASE_URL": database_url(connection.settings_dict),
-        "REDIS_URL": redis_url,
-        "DEBUG": "false",
-        "SECRET_KEY": SECRET_KEY,
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "PYTHONPATH": pythonpath,
-        "PYTHONUNBUFFERED": "1",
-    }
+    return (
+        os.environ
+        | {
+            "DJANGO_SETTINGS_MODULE": "liveblog.settings",
+            "DATABASE_URL": database_url(connection.settings_dict),
+            "REDIS_URL": redis_url,
+            "DEBUG": "false",
+            "SECRET_KEY": SECRET_KEY,
+            "ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "PYTHONPATH": pythonpath,
+            "PYTHONUNBUFFERED": "1",
+        }
+        | daphne_settings
+    )
 
 
 def _serve(
@@ -209,6 +228,80 @@ def reader_server(request, daphne_env, tmp_path) -> Iterator[DaphneServer]:
 def newsroom_server(request, daphne_env, tmp_path) -> Iterator[DaphneServer]:
     """Another Daphne process, for the journalist's admin."""
     yield from _serve(request, "newsroom", daphne_env, tmp_path)
+
+
+class RestartableServer:
+    """A Daphne process the test stops and starts again on the same port, as a deploy or
+    a crash would: its readers' pages keep the address they were loaded from."""
+
+    def __init__(self, request: pytest.FixtureRequest, name: str, env: dict, log_dir: Path):
+        self._request, self.name, self._env, self._log_dir = request, name, env, log_dir
+        self.restarts = 0
+        self.server = self._track(daphne_start(name, env, log_dir))
+
+    def _track(self, server: DaphneServer) -> DaphneServer:
+        self._request.node.stash.setdefault(SERVERS, []).append(server)
+        return server
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def stop(self) -> None:
+        self.server.stop()
+
+    def start(self) -> None:
+        """Start it again on its port; returns once it serves pages."""
+        self.restarts += 1
+        self.server = self._track(
+            daphne_start(
+                f"{self.name}-restart{self.restarts}",
+                self._env,
+                self._log_dir,
+                port=self.server.port,
+            )
+        )
+
+
+@pytest.fixture
+def restartable_reader_server(request, daphne_env, tmp_path) -> Iterator[RestartableServer]:
+    """The readers' Daphne, which the test may stop and start again (same port)."""
+    restartable = RestartableServer(request, "reader", daphne_env, tmp_path)
+    try:
+        yield restartable
+    finally:
+        restartable.stop()
+
+
+TIMINGS = pytest.StashKey[list[tuple[str, float]]]()
+
+
+@pytest.fixture
+def timings(request: pytest.FixtureRequest) -> Callable[[str, float], None]:
+    """note(what, seconds): printed by the test and listed at the end of the run."""
+    notes = request.config.stash.setdefault(TIMINGS, [])
+
+    def note(what: str, seconds: float) -> None:
+        print(f"{what}: {seconds:.2f} s")
+        notes.append((f"{request.node.module.__name__.rsplit('.', 1)[-1]}: {what}", seconds))
+
+    return note
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:
+    notes = config.stash.get(TIMINGS, [])
+    if notes:
+        terminalreporter.section("browser test timings")
+        for what, seconds in notes:
+            terminalreporter.write_line(f"{seconds:6.2f} s  {what}")
+
+
+@pytest.fixture
+def desk(event, journalist, settings, redis_url: str) -> Desk:
+    """The newsroom's writes from the test itself. This process publishes through the
+    Daphne processes' Redis, as their own writes do, so every reader hears of them."""
+    settings.CHANNEL_LAYERS = channel_layers(redis_url)
+    return Desk(event, journalist)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -242,6 +335,13 @@ async def reader(browser: Browser, reader_server: DaphneServer) -> Reader:
     """A reader's browser (its own context), pointed at the reader's Daphne."""
     context = await browser.new_context(**DESKTOP)
     return Reader(await context.new_page(), reader_server.url)
+
+
+@pytest.fixture
+async def restartable_reader(browser: Browser, restartable_reader_server) -> Reader:
+    """A reader's browser pointed at the Daphne the test may restart."""
+    context = await browser.new_context(**DESKTOP)
+    return Reader(await context.new_page(), restartable_reader_server.url)
 
 
 @pytest.fixture

@@ -1,11 +1,25 @@
 """What the browser tests do with the live page and the admin, in their words."""
 
 import asyncio
+import html
 import json
+import re
 import time
 from dataclasses import dataclass, field
 
-from playwright.async_api import Locator, Page, WebSocket, expect
+from channels.db import database_sync_to_async
+from django.contrib.auth.models import User
+from playwright.async_api import (
+    APIRequestContext,
+    Locator,
+    Page,
+    WebSocket,
+    WebSocketRoute,
+    expect,
+)
+
+from updates.models import Entry, Event
+from updates.services import entry_delete, entry_publish, entry_update, event_update
 
 DESKTOP = {"viewport": {"width": 1280, "height": 900}, "locale": "en-GB"}
 PHONE = {
@@ -24,6 +38,63 @@ def within(started: float, seconds: float) -> float:
     return max(1.0, left * 1000)
 
 
+# The reader's page against the server's state -------------------------------------------
+
+
+def text_of(html_fragment: str) -> str:
+    """The text a browser shows for a simple fragment like "<p>Queues at 7am.</p>"."""
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", html_fragment)).split())
+
+
+@dataclass(frozen=True)
+class ShownEntry:
+    id: int
+    revision: int
+    headline: str
+    body: str
+
+
+@dataclass(frozen=True)
+class LiveState:
+    """What a reader sees of the event: pinned cards, then the stream, then key events."""
+
+    pinned: tuple[ShownEntry, ...]
+    stream: tuple[ShownEntry, ...]
+    key_events: tuple[int, ...]
+
+    @classmethod
+    def from_api(cls, entries: list[dict]) -> "LiveState":
+        """What the page should show, from the API's entries (newest first, one page)."""
+
+        def shown(entry: dict) -> ShownEntry:
+            return ShownEntry(
+                entry["id"], entry["revision"], entry["headline"], text_of(entry["body"])
+            )
+
+        return cls(
+            pinned=tuple(shown(entry) for entry in entries if entry["pinned"]),
+            stream=tuple(shown(entry) for entry in entries if not entry["pinned"]),
+            key_events=tuple(entry["id"] for entry in entries if entry["key_event"]),
+        )
+
+
+READ_CARDS = """cards => cards.map(card => ({
+    id: Number(card.dataset.id),
+    revision: Number(card.dataset.revision),
+    headline: card.querySelector(".entry__headline").textContent.trim(),
+    body: card.querySelector(".entry__body").textContent.split(/\\s+/).filter(Boolean).join(" "),
+}))"""
+
+
+async def server_state(request: APIRequestContext, base_url: str, slug: str) -> LiveState:
+    """The event as the API tells it (up to 100 entries: these tests stay on one page)."""
+    response = await request.get(f"{base_url}/api/events/{slug}/entries/?limit=100")
+    assert response.ok, await response.text()
+    answer = await response.json()
+    assert answer["next"] is None, "server_state() reads one page of up to 100 entries"
+    return LiveState.from_api(answer["entries"])
+
+
 @dataclass
 class Reader:
     """A reader's tab, with every frame its websocket received and every uncaught error."""
@@ -32,12 +103,14 @@ class Reader:
     base_url: str
     frames: list[dict] = field(default_factory=list, repr=False)
     errors: list[str] = field(default_factory=list, repr=False)
+    sockets: list[WebSocket] = field(default_factory=list, repr=False)
 
     def __post_init__(self) -> None:
         self.page.on("websocket", self._watch)
         self.page.on("pageerror", lambda error: self.errors.append(str(error)))
 
     def _watch(self, socket: WebSocket) -> None:
+        self.sockets.append(socket)
         socket.on("framereceived", lambda payload: self.frames.append(json.loads(payload)))
 
     async def open(self, slug: str) -> None:
@@ -51,6 +124,14 @@ class Reader:
                 raise AssertionError(f"no hello on the live page's websocket within {timeout} s")
             await asyncio.sleep(0.02)
 
+    async def wait_for_frames(self, kind: str, count: int, timeout: float = 2.0) -> None:
+        """Until the websocket has received `count` frames of this type."""
+        deadline = time.monotonic() + timeout
+        while len(self.frames_of(kind)) < count:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"fewer than {count} {kind} frames within {timeout} s")
+            await asyncio.sleep(0.02)
+
     def entry(self, entry_id: int) -> Locator:
         return self.page.locator(f"#entry-{entry_id}")
 
@@ -61,6 +142,95 @@ class Reader:
         """The entry ids of the cards the selector finds, in page order."""
         return await self.page.locator(selector).evaluate_all(
             "cards => cards.map(card => Number(card.dataset.id))"
+        )
+
+    @property
+    def connection(self) -> Locator:
+        """The connection indicator: "Live", "Reconnecting…", "Updates paused"."""
+        return self.page.locator("#connection")
+
+    @property
+    def new_updates(self) -> Locator:
+        return self.page.locator("#new-updates")
+
+    def pinned_entry(self, entry_id: int) -> Locator:
+        return self.page.locator(f"#pinned #entry-{entry_id}")
+
+    def stream_entry(self, entry_id: int) -> Locator:
+        return self.page.locator(f"#stream #entry-{entry_id}")
+
+    def key_event(self, entry_id: int) -> Locator:
+        return self.page.locator(f'#key-events-list li[data-id="{entry_id}"]')
+
+    async def record_connection_texts(self) -> None:
+        """From the next page load on, keep every text the connection indicator shows."""
+        await self.page.add_init_script(
+            """(() => {
+                window.__connectionTexts = [];
+                new MutationObserver(() => {
+                    const text = document.querySelector("#connection .connection__text");
+                    const shown = text && !text.parentNode.hidden ? text.textContent : "";
+                    const seen = window.__connectionTexts;
+                    if (shown && seen[seen.length - 1] !== shown) seen.push(shown);
+                }).observe(document, {
+                    subtree: true, childList: true, characterData: true, attributes: true,
+                });
+            })()"""
+        )
+
+    async def connection_texts(self) -> list[str]:
+        """The indicator's texts since the page loaded (record_connection_texts() first)."""
+        return await self.page.evaluate("window.__connectionTexts")
+
+    async def mark(self) -> None:
+        """Leave a mark on the window: gone if the page reloads (see was_reloaded())."""
+        await self.page.evaluate("window.__notReloaded = true")
+
+    async def was_reloaded(self) -> bool:
+        return not await self.page.evaluate("window.__notReloaded === true")
+
+    async def state(self) -> LiveState:
+        """What the page shows now, read in one go."""
+        shown = await self.page.evaluate(
+            f"""() => {{
+                const read = {READ_CARDS};
+                return {{
+                    pinned: read([...document.querySelectorAll("#pinned article.entry")]),
+                    stream: read([...document.querySelectorAll("#stream article.entry")]),
+                    keyEvents: [...document.querySelectorAll("#key-events-list li")]
+                        .map(item => Number(item.dataset.id)),
+                }};
+            }}"""
+        )
+        return LiveState(
+            pinned=tuple(ShownEntry(**card) for card in shown["pinned"]),
+            stream=tuple(ShownEntry(**card) for card in shown["stream"]),
+            key_events=tuple(shown["keyEvents"]),
+        )
+
+    async def wait_for_state(self, expected: "LiveState", timeout: float) -> float:
+        """Until the page shows exactly `expected`; returns the seconds that took."""
+        started = time.monotonic()
+        while True:
+            shown = await self.state()
+            if shown == expected:
+                return time.monotonic() - started
+            if time.monotonic() - started > timeout:
+                assert shown == expected, f"the page did not match the server within {timeout} s"
+            await asyncio.sleep(0.02)
+
+    async def reading_position(self) -> dict:
+        """window.scrollY, and the first card whose top is in the window, with that top."""
+        return await self.page.evaluate(
+            """() => {
+                const card = [...document.querySelectorAll("article.entry")]
+                    .find(card => card.getBoundingClientRect().top >= 0);
+                return {
+                    scrollY: window.scrollY,
+                    id: card && Number(card.dataset.id),
+                    top: card && card.getBoundingClientRect().top,
+                };
+            }"""
         )
 
 
@@ -107,3 +277,70 @@ class Newsroom:
 
     async def expect_message(self, text: str) -> None:
         await expect(self.page.locator(".messagelist .success")).to_contain_text(text)
+
+
+class SocketGate:
+    """Stands between the page and the server's websocket (Playwright routes it).
+
+    Open, it lets every socket through to the server. cut() closes the page's sockets as
+    a dropped connection would, and while shut every new socket is refused (closed
+    before it opens, as when the server cannot be reached). Call install() before the
+    page is opened.
+    """
+
+    def __init__(self) -> None:
+        self.is_open = True
+        self.connected: list[float] = []  # monotonic times sockets got through
+        self.refused = 0
+        self._routes: list[WebSocketRoute] = []
+
+    async def install(self, page: Page, pattern: str = "**/ws/**") -> None:
+        await page.route_web_socket(pattern, self._route)
+
+    async def _route(self, socket: WebSocketRoute) -> None:
+        if not self.is_open:
+            self.refused += 1
+            # Awaited inside the handler: the page's socket closes without opening.
+            await socket.close(code=1006, reason="refused by the test")
+            return
+        socket.connect_to_server()
+        self._routes.append(socket)
+        self.connected.append(time.monotonic())
+
+    async def cut(self) -> None:
+        """Drop the page's sockets, and refuse new ones until allow()."""
+        self.is_open = False
+        routes, self._routes = self._routes, []
+        for socket in routes:
+            await socket.close(code=1006, reason="cut by the test")
+
+    def allow(self) -> None:
+        self.is_open = True
+
+
+class Desk:
+    """The newsroom's writes, through the services as the admin makes them, for async tests.
+
+    Each write runs in a worker thread (database_sync_to_async) and commits there, so its
+    on_commit broadcast goes out through Redis to the Daphne processes, as in production.
+    """
+
+    def __init__(self, event: Event, author: User) -> None:
+        self.event = event
+        self.author = author
+
+    async def publish(self, headline: str, body: str = "<p>More soon.</p>", **fields) -> Entry:
+        return await database_sync_to_async(entry_publish)(
+            event=self.event, author=self.author, headline=headline, body=body, **fields
+        )
+
+    async def edit(self, entry: Entry, **changes) -> Entry:
+        return await database_sync_to_async(entry_update)(entry=entry, changes=changes)
+
+    async def delete(self, entry: Entry) -> Entry:
+        return await database_sync_to_async(entry_delete)(entry=entry)
+
+    async def end_event(self) -> Event:
+        return await database_sync_to_async(event_update)(
+            event=self.event, changes={"status": Event.Status.ENDED}
+        )

@@ -1,0 +1,48 @@
+// The desk: Ctrl+Enter (Cmd+Enter) posts, Preview shows the card as readers will see
+// it, and the number of readers refreshes on its own. The forms work without it.
+(function () {
+  "use strict";
+
+  var desk = document.getElementById("desk");
+  var form = document.getElementById("post-form");
+  var preview = document.getElementById("preview");
+  var readersCount = document.getElementById("readers-count");
+
+  form.addEventListener("keydown", function (event) {
+    if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+      event.preventDefault();
+      form.requestSubmit();
+    }
+  });
+
+  document.getElementById("preview-button").addEventListener("click", function () {
+    fetch(desk.dataset.previewUrl, { method: "POST", body: new FormData(form) })
+      .then(function (response) {
+        if (!response.ok) throw new Error("preview answered " + response.status);
+        return response.text();
+      })
+      .then(function (html) {
+        // The card as the server renders and sanitises it, in the live page's styles,
+        // inside a sandbox where nothing in it can run.
+        showPreview('<link rel="stylesheet" href="' + desk.dataset.cardCss + '"><main class="page">' + html + "</main>");
+      })
+      .catch(function (error) {
+        showPreview("<p>Preview failed: " + error.message + "</p>");
+      });
+  });
+
+  function showPreview(html) {
+    preview.srcdoc = html;
+    preview.hidden = false;
+  }
+
+  function refreshReaders() {
+    fetch(desk.dataset.readersUrl, { headers: { Accept: "application/json" } })
+      .then(function (response) { return response.json(); })
+      .then(function (data) { readersCount.textContent = data.readers; })
+      .catch(function () { readersCount.textContent = "–"; });
+  }
+
+  refreshReaders();
+  setInterval(refreshReaders, 5000);
+})();

@@ -1,0 +1,177 @@
+"""The desk: an event's page in the admin where journalists post as fast as they type.
+
+Plain forms that work without JavaScript (post, then back to the desk with the form
+cleared and the new entry on top; a refused post keeps what was typed); static/desk.js
+adds Ctrl+Enter, the preview and the live reader count. Every write goes through
+services.py. Registered under the event's admin URLs by admin.EventAdmin.
+"""
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+from django_prose_editor.fields import ProseEditorFormField
+
+from updates import presence
+from updates.models import Entry, Event
+from updates.sanitize import sanitize_body
+from updates.services import (
+    default_byline,
+    entry_delete,
+    entry_publish,
+    entry_restore,
+    entry_update,
+)
+
+# What the editor offers is what sanitize.py keeps: nothing else can be typed or pasted.
+EDITOR_EXTENSIONS = {
+    "Bold": True,
+    "Italic": True,
+    "Strike": True,
+    "Heading": {"levels": [2, 3]},
+    "BulletList": True,
+    "OrderedList": True,
+    "ListItem": True,
+    "Blockquote": True,
+    "HardBreak": True,
+    "Link": {"enableTarget": False, "protocols": ["http", "https", "mailto"]},
+}
+DESK_ENTRIES = 30
+
+
+def body_field() -> ProseEditorFormField:
+    return ProseEditorFormField(extensions=EDITOR_EXTENSIONS, label="Body")
+
+
+class PostForm(forms.Form):
+    headline = forms.CharField(max_length=200)
+    body = body_field()
+    byline = forms.CharField(max_length=200, required=False)
+    publish_at = forms.DateTimeField(
+        required=False,
+        label="Publish at",
+        help_text="Leave empty to publish now; a later time schedules the update.",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+    )
+    draft = forms.BooleanField(required=False, label="Save as draft")
+    key_event = forms.BooleanField(required=False, label="Key event")
+    pinned = forms.BooleanField(required=False, label="Pin")
+
+    def __init__(self, *args, can_pin: bool, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if not can_pin:
+            del self.fields["pinned"]
+
+    def clean_body(self) -> str:
+        body = self.cleaned_data["body"]
+        if not body.strip():
+            raise ValidationError("Write something first.")
+        return body
+
+
+def _event_for(request: HttpRequest, event_id: int) -> Event:
+    if not request.user.has_perm("updates.add_entry"):
+        raise PermissionDenied
+    return get_object_or_404(Event, pk=event_id)
+
+
+def desk(request: HttpRequest, event_id: int, admin_context: dict) -> HttpResponse:
+    event = _event_for(request, event_id)
+    can_pin = request.user.has_perm("updates.pin_entry")
+    if request.method == "POST":
+        form = PostForm(request.POST, can_pin=can_pin)
+        if form.is_valid():
+            data = form.cleaned_data
+            entry = entry_publish(
+                event=event,
+                author=request.user,
+                headline=data["headline"],
+                body=data["body"],
+                byline=data["byline"],
+                published_at=data["publish_at"],
+                pinned=data.get("pinned", False),
+                key_event=data["key_event"],
+                draft=data["draft"],
+            )
+            messages.success(request, f"{entry.state.capitalize()}: {entry.headline}")
+            return redirect("admin:updates_event_desk", event.pk)
+    else:
+        form = PostForm(initial={"byline": default_byline(request.user)}, can_pin=can_pin)
+    context = admin_context | {
+        "title": f"Post to: {event.title}",
+        "event": event,
+        "form": form,
+        "media": admin_context.get("media", forms.Media()) + form.media,
+        "entries": Entry.objects.filter(event=event).select_related("event", "author")[
+            :DESK_ENTRIES
+        ],
+        "can_pin": can_pin,
+        "can_delete": request.user.has_perm("updates.delete_entry"),
+    }
+    status = 400 if request.method == "POST" else 200
+    return render(request, "admin/updates/event/desk.html", context, status=status)
+
+
+ACTIONS = {
+    # action: (permission, changes or service)
+    "pin": ("updates.pin_entry", {"pinned": True}),
+    "unpin": ("updates.pin_entry", {"pinned": False}),
+    "key": ("updates.change_entry", {"key_event": True}),
+    "unkey": ("updates.change_entry", {"key_event": False}),
+    "publish": ("updates.change_entry", {"draft": False}),
+    "delete": ("updates.delete_entry", entry_delete),
+    "restore": ("updates.delete_entry", entry_restore),
+}
+
+
+@require_POST
+def entry_action(request: HttpRequest, event_id: int, entry_id: int, action: str) -> HttpResponse:
+    event = _event_for(request, event_id)
+    if action not in ACTIONS:
+        raise PermissionDenied
+    permission, change = ACTIONS[action]
+    if not request.user.has_perm(permission):
+        raise PermissionDenied
+    entry = get_object_or_404(Entry, event=event, pk=entry_id)
+    try:
+        if callable(change):
+            change(entry=entry, by=request.user)
+        else:
+            entry_update(entry=entry, changes=change, by=request.user)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, f"{action.capitalize()}: {entry.headline}")
+    return redirect("admin:updates_event_desk", event.pk)
+
+
+@require_POST
+def preview(request: HttpRequest, event_id: int) -> HttpResponse:
+    """The entry's card as readers will see it, sanitised as it would be, not saved."""
+    event = _event_for(request, event_id)
+    form = PostForm(request.POST, can_pin=True)
+    form.is_valid()
+    data = form.cleaned_data
+    entry = Entry(
+        event=event,
+        headline=data.get("headline", ""),
+        body=data.get("body", ""),
+        byline=data.get("byline", ""),
+        published_at=data.get("publish_at") or timezone.now(),
+        key_event=data.get("key_event", False),
+        pinned=data.get("pinned", False),
+    )
+    # Not saved: the card's permalink needs some id, and 0 is never one.
+    entry.pk = 0
+    entry.body = sanitize_body(entry.body)
+    return HttpResponse(render_to_string("updates/_entry.html", {"entry": entry}))
+
+
+@require_GET
+def readers(request: HttpRequest, event_id: int) -> JsonResponse:
+    event = _event_for(request, event_id)
+    return JsonResponse({"readers": presence.readers_now(event.pk)})

@@ -1,0 +1,36 @@
+"""Jobs each process runs every few seconds, in its event loop, started on first use.
+
+Daphne has no start-up hook for the application (no ASGI lifespan), so the first
+connection to a process starts its jobs (see liveblog/asgi.py); a proxy's health
+check does that as soon as a process is up.
+"""
+
+import asyncio
+import logging
+import weakref
+from collections.abc import Awaitable, Callable
+
+logger = logging.getLogger(__name__)
+
+Job = Callable[[], Awaitable[None]]
+
+_tasks: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Job, asyncio.Task]]" = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def ensure_running(job: Job, *, every: float) -> None:
+    """Run job every `every` seconds in this event loop, once however often it is asked."""
+    loop = asyncio.get_running_loop()
+    tasks = _tasks.setdefault(loop, {})
+    if job not in tasks:
+        tasks[job] = loop.create_task(_forever(job, every))
+
+
+async def _forever(job: Job, every: float) -> None:
+    while True:
+        await asyncio.sleep(every)
+        try:
+            await job()
+        except Exception:
+            logger.exception("%s failed; trying again in %s s", job.__qualname__, every)

@@ -1,0 +1,58 @@
+"""How many readers each event has right now, across every Daphne process.
+
+Each process counts its own readers (the subscriptions in delivery.py) and, with
+Redis, writes the counts every few seconds to one hash per event, a field per
+process; a count older than PRESENCE_STALE_SECONDS belongs to a process that has
+gone and is left out. Without Redis there is one process and its own count is all.
+"""
+
+import os
+import time
+import uuid
+
+import redis
+import redis.asyncio
+from django.conf import settings
+
+from updates import delivery
+
+PRESENCE_SECONDS = 5.0
+PRESENCE_STALE_SECONDS = 3 * PRESENCE_SECONDS
+_PROCESS = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+
+def _key(event_id: int) -> str:
+    return f"liveblog:readers:{event_id}"
+
+
+async def report() -> None:
+    """Write this process's counts to Redis (a periodic job; see periodic.py)."""
+    if not settings.REDIS_URL:
+        return
+    now = time.time()
+    client = redis.asyncio.Redis.from_url(settings.REDIS_URL, socket_timeout=2)
+    try:
+        async with client.pipeline(transaction=False) as pipe:
+            for event_id, count in delivery.local_reader_counts().items():
+                pipe.hset(_key(event_id), _PROCESS, f"{count}:{now}")
+                pipe.expire(_key(event_id), int(PRESENCE_STALE_SECONDS) * 2)
+            await pipe.execute()
+    finally:
+        await client.aclose()
+
+
+def readers_now(event_id: int) -> int:
+    if not settings.REDIS_URL:
+        return delivery.local_reader_counts_everywhere().get(event_id, 0)
+    client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2)
+    try:
+        fields = client.hgetall(_key(event_id))
+    finally:
+        client.close()
+    fresh_after = time.time() - PRESENCE_STALE_SECONDS
+    total = 0
+    for value in fields.values():
+        count, _, at = value.decode().partition(":")
+        if float(at) >= fresh_after:
+            total += int(count)
+    return total
