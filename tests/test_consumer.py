@@ -142,3 +142,54 @@ async def test_a_heartbeat_tells_readers_the_current_revision(channel_layer, eve
 
     assert await communicator.receive_json_from(timeout=3) == {"type": "heartbeat", "revision": 1}
     await communicator.disconnect()
+
+
+async def test_a_scheduled_entry_reaches_a_connected_reader_at_its_time_unasked(
+    channel_layer, event, journalist
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    communicator = await connected_reader()
+    at = timezone.now() + timedelta(seconds=1.5)
+    entry = await publish(
+        event=event, author=journalist, headline="At 10", body="<p>x</p>", published_at=at
+    )
+    assert await communicator.receive_nothing(timeout=1)
+
+    message = await communicator.receive_json_from(timeout=4)
+
+    assert (message["type"], message["revision"], message["entry"]["id"]) == (
+        "entry.created",
+        1,
+        entry.pk,
+    )
+    await communicator.disconnect()
+
+
+async def test_two_journalists_posting_at_once_both_reach_readers_with_distinct_revisions(
+    channel_layer, event, journalist, editor
+):
+    import asyncio as aio
+
+    from asgiref.sync import sync_to_async
+    from django.db import connection
+
+    def post_and_hang_up(**fields) -> None:
+        try:
+            entry_publish(event=event, body="<p>x</p>", **fields)
+        finally:
+            connection.close()
+
+    # Each in its own thread with its own database connection: truly at once.
+    at_once = sync_to_async(post_and_hang_up, thread_sensitive=False)
+    communicator = await connected_reader()
+    await aio.gather(
+        at_once(author=journalist, headline="From Sam"),
+        at_once(author=editor, headline="From Ines"),
+    )
+    messages = [await communicator.receive_json_from(timeout=3) for _ in range(2)]
+    assert sorted(m["revision"] for m in messages) == [1, 2]
+    assert {m["entry"]["headline"] for m in messages} == {"From Sam", "From Ines"}
+    await communicator.disconnect()

@@ -111,3 +111,55 @@ def test_twenty_concurrent_publishes_get_twenty_distinct_revisions(event, journa
     revisions = sorted(Entry.objects.filter(event=event).values_list("revision", flat=True))
     assert revisions == list(range(1, 21))
     assert revision_of(event) == 20
+
+
+def test_a_draft_takes_no_revision_and_readers_never_see_it(event, make_entry):
+    draft = make_entry(draft=True)
+    entry_update(entry=draft, changes={"headline": "Still drafting"})
+    assert (draft.live, draft.revision, revision_of(event)) == (False, None, 0)
+    assert not Entry.objects.visible().exists()
+
+
+def test_turning_a_published_entry_back_into_a_draft_is_a_deletion_to_readers(
+    event, make_entry, django_capture_on_commit_callbacks
+):
+    from updates.serialize import change_to_dict
+
+    entry = make_entry()
+    entry_update(entry=entry, changes={"draft": True})
+    assert (entry.live, entry.revision) == (False, 2)
+    assert change_to_dict(entry) == {"id": entry.pk, "deleted": True, "revision": 2}
+
+
+def test_an_entry_scheduled_for_later_goes_live_once_at_its_time(event, make_entry):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from updates.services import entry_publish_due
+
+    at = timezone.now() + timedelta(hours=1)
+    entry = make_entry(published_at=at)
+    assert (entry.live, entry.revision) == (False, None)
+    assert entry_publish_due(now=at - timedelta(seconds=1)) == []
+    assert entry_publish_due(now=at) == [entry]
+    assert entry_publish_due(now=at) == []
+    entry.refresh_from_db()
+    assert (entry.live, entry.revision) == (True, 1)
+
+
+def test_every_save_counts_a_version_seen_by_readers_or_not(event, make_entry):
+    entry = make_entry(draft=True)
+    entry_update(entry=entry, changes={"headline": "Draft two"})
+    entry_update(entry=entry, changes={"draft": False})
+    assert entry.version == 3
+
+
+def test_a_save_from_an_older_version_is_refused(event, make_entry):
+    from updates.services import EditConflict
+
+    entry = make_entry()
+    entry_update(entry=entry, changes={"headline": "First"}, expected_version=1)
+    with pytest.raises(EditConflict) as conflict:
+        entry_update(entry=entry, changes={"headline": "Second"}, expected_version=1)
+    assert conflict.value.current.headline == "First"

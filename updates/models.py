@@ -122,9 +122,10 @@ class Entry(models.Model):
     def is_deleted(self) -> bool:
         return self.deleted_at is not None
 
-    @property
-    def should_be_live(self) -> bool:
-        return not self.draft and not self.is_deleted and self.published_at <= timezone.now()
+    def should_be_live(self, now=None) -> bool:
+        """Whether readers should see the entry (at `now`, by default now)."""
+        due = self.published_at <= (now or timezone.now())
+        return due and not self.draft and not self.is_deleted
 
     @property
     def state(self) -> str:

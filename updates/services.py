@@ -73,10 +73,10 @@ def _record(entry: Entry, *, action: str, by: AbstractBaseUser | None, fields=()
     )
 
 
-def _save_and_tell_readers(entry: Entry, *, was_live: bool) -> None:
+def _save_and_tell_readers(entry: Entry, *, was_live: bool, now: datetime | None = None) -> None:
     """Save the entry and, if readers could or can now see it, number the change and
     tell them after commit: new to them, changed, or gone. Call under _event_lock()."""
-    entry.live = entry.should_be_live
+    entry.live = entry.should_be_live(now)
     if was_live or entry.live:
         entry.revision = _event_take_revision(entry.event_id)
     entry.version += 1 if entry.pk else 0
@@ -225,15 +225,16 @@ def entry_publish_due(*, now: datetime | None = None) -> list[Entry]:
     Safe to run in every process at once: each entry is published by whichever
     process locks its event first; the others find it live already.
     """
+    now = now or timezone.now()
     published = []
-    for entry_id in Entry.objects.due(now or timezone.now()).values_list("pk", flat=True)[:100]:
+    for entry_id in Entry.objects.due(now).values_list("pk", flat=True)[:100]:
         with transaction.atomic():
             entry = Entry.objects.select_related("event").get(pk=entry_id)
             _event_lock(entry.event_id)
             entry.refresh_from_db()
-            if entry.live or not entry.should_be_live:
+            if entry.live or not entry.should_be_live(now):
                 continue
-            _save_and_tell_readers(entry, was_live=False)
+            _save_and_tell_readers(entry, was_live=False, now=now)
             _record(entry, action="went live", by=None)
             published.append(entry)
     return published
