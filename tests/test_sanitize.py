@@ -86,3 +86,27 @@ async def test_hostile_html_never_reaches_a_websocket_message(event, journalist)
     for _ in range(2):
         assert_harmless((await communicator.receive_json_from(timeout=3))["entry"]["body"])
     await communicator.disconnect()
+
+
+def test_every_tag_the_editor_offers_survives_sanitising():
+    from django_prose_editor.config import allowlist_from_extensions, expand_extensions
+
+    from updates.newsroom import EDITOR_EXTENSIONS
+
+    offered = allowlist_from_extensions(expand_extensions(EDITOR_EXTENSIONS))["tags"]
+    for tag in offered - {"br", "li"}:
+        assert f"<{tag}>" in sanitize_body(f"<{tag}>x</{tag}>") or f"<{tag} " in sanitize_body(
+            f'<{tag} href="https://example.org">x</{tag}>'
+        ), tag
+    assert sanitize_body('<ol start="3"><li>third</li></ol>') == '<ol start="3"><li>third</li></ol>'
+
+
+def test_a_paste_from_a_word_processor_comes_out_clean():
+    pasted = (
+        '<meta charset="utf-8"><style>p.MsoNormal{margin:0}</style>'
+        '<p class="MsoNormal" style="margin:0cm;font-family:Calibri"><span lang="EN-GB" '
+        'style="font-size:11pt"><b>Turnout</b> was <i>46.2%</i><o:p></o:p></span></p>'
+        '<!--[if !supportLists]--><p class="MsoListParagraph">· first</p>'
+        '<font face="Arial">plain</font>'
+    )
+    assert sanitize_body(pasted) == ("<p><b>Turnout</b> was <i>46.2%</i></p><p>· first</p>plain")
