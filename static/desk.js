@@ -8,12 +8,18 @@
   var preview = document.getElementById("preview");
   var readersCount = document.getElementById("readers-count");
 
-  form.addEventListener("keydown", function (event) {
-    if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
-      event.preventDefault();
-      form.requestSubmit();
-    }
-  });
+  // Capturing, so that the editor does not first take Ctrl+Enter as a line break.
+  form.addEventListener(
+    "keydown",
+    function (event) {
+      if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+        event.preventDefault();
+        event.stopPropagation();
+        form.requestSubmit();
+      }
+    },
+    true
+  );
 
   document.getElementById("preview-button").addEventListener("click", function () {
     fetch(desk.dataset.previewUrl, { method: "POST", body: new FormData(form) })
