@@ -110,8 +110,17 @@ async def test_a_reader_that_sends_anything_is_closed_with_4003(channel_layer, e
     assert await communicator.receive_output() == {"type": "websocket.close", "code": 4003}
 
 
-async def test_a_foreign_origin_is_refused(channel_layer, event):
-    communicator = reader(origin=b"https://evil.example")
+@pytest.mark.parametrize(
+    "origin", [b"https://evil.example", b"null", b"http://localhost.evil.example"]
+)
+async def test_a_foreign_origin_is_refused(channel_layer, event, origin):
+    communicator = reader(origin=origin)
+    connected, _ = await communicator.connect()
+    assert not connected
+
+
+async def test_a_missing_origin_is_refused(channel_layer, event):
+    communicator = WebsocketCommunicator(application, "/ws/live/harbourside/")
     connected, _ = await communicator.connect()
     assert not connected
 
