@@ -8,7 +8,8 @@
 // - Each entry remembers the revision of the state shown, so a message or change that
 //   arrives twice, or late, is never applied over a newer one.
 // - hello and heartbeat carry the server's revision: ahead of ours means we missed
-//   something; behind ours means the server forgot (another database): start again.
+//   something. A hello behind ours means the server forgot (another database): start
+//   again; a heartbeat behind ours may only be late, so the server is asked.
 (function (root) {
   "use strict";
 
@@ -26,14 +27,29 @@
   }
 
   // Tell the feed about an entry the page already shows (rendered by the server).
+  // Never lowers what is known: an answer fetched before a newer change is older news.
   LiveFeed.prototype.know = function (id, revision) {
-    this.known.set(Number(id), Number(revision));
+    id = Number(id);
+    this.known.set(id, Math.max(this.known.get(id) || 0, Number(revision)));
   };
 
+  // Whether the feed has applied a newer state of the entry than this revision.
+  LiveFeed.prototype.knowsNewer = function (id, revision) {
+    return (this.known.get(Number(id)) || 0) > Number(revision);
+  };
+
+  // Always a promise, rejected if a catch-up it started failed.
   LiveFeed.prototype.receive = function (message) {
+    // Not numbered: not a change (a kind of message this page does not know).
+    if (typeof message.revision !== "number") return Promise.resolve();
     if (message.type === "hello" || message.type === "heartbeat") {
-      if (message.revision < this.revision) return this.restart();
       if (message.revision > this.revision) return this.catchUp();
+      if (message.revision === this.revision) return Promise.resolve();
+      // Behind ours. hello is read once the reader has joined, after anything we have
+      // seen: the server forgot. A heartbeat may just have been overtaken by a change on
+      // its way, so ask: a server that forgot answers with reset.
+      if (message.type === "heartbeat") return this.catchUp();
+      this.restart();
       return Promise.resolve();
     }
     if (message.revision <= this.revision) return Promise.resolve();
@@ -49,7 +65,7 @@
       this.held.delete(this.revision + 1);
       this.revision += 1;
       if (message.type === "event.updated") this.onEvent(message.event);
-      else this.applyChange(message.entry);
+      else if (message.entry) this.applyChange(message.entry);
     }
     this.held.forEach(function (message, revision) {
       if (revision <= self.revision) self.held.delete(revision);
@@ -77,7 +93,9 @@
       .then(function (answer) {
         if (answer.reset) return self.restart();
         answer.changes.forEach(function (change) { self.applyChange(change); });
-        if (answer.event) self.onEvent(answer.event);
+        // The event as of the answer's revision: older than what we show if messages
+        // beyond it arrived meanwhile (an "ended" among them, perhaps).
+        if (answer.event && answer.revision >= self.revision) self.onEvent(answer.event);
         self.revision = Math.max(self.revision, answer.revision);
         self.drain();
       })

@@ -112,6 +112,7 @@
     var card = document.getElementById("entry-" + id);
     if (card) card.remove();
     waiting.delete(id);
+    leftOut.delete(id);
     updateKeyEvent({ id: id, key_event: false });
     tidy();
     showUnseen();
@@ -122,6 +123,7 @@
     var container = entry.pinned ? pinned : stream;
     var card = cardFrom(entry);
     waiting.delete(entry.id);
+    leftOut.delete(entry.id);
     updateKeyEvent(entry);
     if (existing && existing.parentNode === container) {
       existing.replaceWith(card);
@@ -130,7 +132,8 @@
       waiting.set(entry.id, entry);
     } else {
       if (existing) existing.remove();
-      if (place(card, container) && !existing && document.hidden) unseen += 1;
+      if (!place(card, container)) leftOut.set(entry.id, entry);
+      else if (!existing && document.hidden) unseen += 1;
     }
     tidy();
     showUnseen();
@@ -170,6 +173,8 @@
   // there would move the text the reader is reading.
   var waiting = new Map();
   var unseen = 0;
+  // Entries changed while beyond the last page loaded: "Load more" shows these states.
+  var leftOut = new Map();
 
   function readerIsAway() {
     return !oldestFirst && stream.getBoundingClientRect().top < 0;
@@ -258,6 +263,8 @@
   var socket = null;
   var attempts = 0;
   var reconnectTimer = null;
+  var retries = 0; // catch-ups failed in a row while connected
+  var retryTimer = null;
   var pollTimer = null;
   var stopped = false;
 
@@ -269,7 +276,24 @@
 
   function noteFailure(error) {
     console.warn("Could not fetch updates:", error);
-    if (!socket || socket.readyState !== WebSocket.OPEN) setConnection("paused", "Updates paused");
+    if (!socket || socket.readyState !== WebSocket.OPEN) {
+      setConnection("paused", "Updates paused"); // the polling asks again
+      return;
+    }
+    // Connected, so nothing else would ask before the next heartbeat: ask again soon,
+    // and less often while it keeps failing.
+    if (retryTimer || stopped) return;
+    retryTimer = setTimeout(function () {
+      retryTimer = null;
+      feed.catchUp().then(function () { retries = 0; }, noteFailure);
+    }, backoff(retries++));
+  }
+
+  // Exponential backoff with full jitter, so that readers who failed together (a
+  // restart of the servers) do not all come back in the same second. At most 30 s.
+  function backoff(failures) {
+    var ceiling = Math.min(RECONNECT_CAP_MS, RECONNECT_BASE_MS * Math.pow(2, failures));
+    return ceiling / 2 + (Math.random() * ceiling) / 2;
   }
 
   function connect() {
@@ -277,13 +301,17 @@
     if (stopped) return;
     var scheme = location.protocol === "https:" ? "wss://" : "ws://";
     socket = new WebSocket(scheme + location.host + config.socketPath);
-    socket.onopen = function () {
-      attempts = 0;
-      stopPolling();
-      setConnection("live", "Live");
-    };
     socket.onmessage = function (message) {
-      feed.receive(JSON.parse(message.data)).catch(noteFailure);
+      var data = JSON.parse(message.data);
+      // Live once the server has said hello, not when the socket opens: a server that
+      // accepts and then fails (its database down) must not reset the backoff, stop
+      // the polling or show "Live" on every try.
+      if (data.type === "hello") {
+        attempts = 0;
+        stopPolling();
+        setConnection("live", "Live");
+      }
+      feed.receive(data).catch(noteFailure);
     };
     socket.onclose = function (event) {
       socket = null;
@@ -294,11 +322,8 @@
       if (event.code === 4004 || stopped) return stop();
       setConnection("reconnecting", navigator.onLine === false ? "Updates paused" : "Reconnecting…");
       startPolling();
-      // Exponential backoff with full jitter, so a restart of the servers is not met
-      // by every reader in the same second. Forever, at most every 30 s.
-      var ceiling = Math.min(RECONNECT_CAP_MS, RECONNECT_BASE_MS * Math.pow(2, attempts));
-      attempts += 1;
-      reconnectTimer = setTimeout(connect, ceiling / 2 + (Math.random() * ceiling) / 2);
+      // Forever, at most every 30 s.
+      reconnectTimer = setTimeout(connect, backoff(attempts++));
     };
   }
 
@@ -322,6 +347,7 @@
     stopped = true;
     stopPolling();
     clearTimeout(reconnectTimer);
+    clearTimeout(retryTimer);
     if (socket) socket.close();
     connection.hidden = true;
   }
@@ -348,6 +374,11 @@
       page.entries.forEach(function (entry) {
         // Pinned entries are already shown above the stream.
         if (document.getElementById("entry-" + entry.id)) return;
+        // Changed while this page was on its way: deleted (leave it out), or a newer
+        // state the feed kept aside because the entry was not on the page yet.
+        if (feed.knowsNewer(entry.id, entry.revision)) entry = leftOut.get(entry.id);
+        if (!entry) return;
+        leftOut.delete(entry.id);
         feed.know(entry.id, entry.revision);
         stream.appendChild(cardFrom(entry));
       });

@@ -263,7 +263,9 @@ class Newsroom:
         if event is not None:
             await self.field("event").select_option(label=event)
         await self.field("headline").fill(headline)
-        await self.field("body").fill(body)
+        # The body is a rich-text editor over a hidden textarea, which the form posts:
+        # set the textarea, as a paste of raw HTML (or a hostile client) would.
+        await self.field("body").evaluate("(textarea, html) => { textarea.value = html; }", body)
 
     async def save(self) -> None:
         """Clicks Save and returns at once; expect_message() waits for the outcome."""
@@ -292,7 +294,12 @@ class SocketGate:
         self.is_open = True
         self.connected: list[float] = []  # monotonic times sockets got through
         self.refused = 0
+        # Sockets that open but never reach the server, dropped at once: a server that
+        # accepts and then fails (say, its database is down).
+        self.drop_once_open = False
+        self.dropped: list[float] = []
         self._routes: list[WebSocketRoute] = []
+        self._tasks: set[asyncio.Task] = set()
 
     async def install(self, page: Page, pattern: str = "**/ws/**") -> None:
         await page.route_web_socket(pattern, self._route)
@@ -303,9 +310,21 @@ class SocketGate:
             # Awaited inside the handler: the page's socket closes without opening.
             await socket.close(code=1006, reason="refused by the test")
             return
+        if self.drop_once_open:
+            # Not connected to the server: Playwright opens the page's socket once this
+            # handler returns; it is closed a moment later, with nothing said.
+            self.dropped.append(time.monotonic())
+            task = asyncio.get_running_loop().create_task(self._drop(socket))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            return
         socket.connect_to_server()
         self._routes.append(socket)
         self.connected.append(time.monotonic())
+
+    async def _drop(self, socket: WebSocketRoute) -> None:
+        await asyncio.sleep(0.05)
+        await socket.close(code=1011, reason="the server failed")
 
     async def cut(self) -> None:
         """Drop the page's sockets, and refuse new ones until allow()."""

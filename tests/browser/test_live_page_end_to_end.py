@@ -87,7 +87,14 @@ async def assert_harmless(page: Page, entry_id: int) -> None:
 
 
 async def test_a_reader_sees_an_entry_posted_edited_and_deleted_in_the_admin_without_reloading(
-    transactional_db, event, journalist, earlier_entry, reader: Reader, newsroom: Newsroom
+    transactional_db,
+    event,
+    journalist,
+    editor,
+    earlier_entry,
+    browser: Browser,
+    reader: Reader,
+    newsroom: Newsroom,
 ):
     await reader.open(SLUG)
     await expect(reader.entry(earlier_entry.pk)).to_be_visible()
@@ -137,12 +144,14 @@ async def test_a_reader_sees_an_entry_posted_edited_and_deleted_in_the_admin_wit
     await expect(reader.entry(entry_id)).to_have_count(1)
     await expect(reader.page.get_by_text("Turnout passes 40 per cent")).to_have_count(0)
 
-    # Deleted: the card goes; the earlier entry stays.
-    await newsroom.open_delete(entry_id)
+    # Deleted (by an editor: journalists cannot delete): the card goes; the earlier entry stays.
+    editors_desk = Newsroom(await (await browser.new_context()).new_page(), newsroom.base_url)
+    await editors_desk.log_in("ines", "correct horse battery")
+    await editors_desk.open_delete(entry_id)
     saved = time.monotonic()
-    await newsroom.confirm_delete()
+    await editors_desk.confirm_delete()
     await expect(reader.entry(entry_id)).to_have_count(0, timeout=within(saved, LIVE_SECONDS))
-    await newsroom.expect_message("was deleted successfully")
+    await editors_desk.expect_message("was deleted successfully")
     await expect(reader.entry(earlier_entry.pk)).to_be_visible()
 
     assert [frame["type"] for frame in reader.frames if frame["type"] != "heartbeat"] == [

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
-from playwright.async_api import expect
+from playwright.async_api import Route, expect
 
 from tests.browser.pages import Desk, Reader, SocketGate, server_state
 from updates.models import Entry
@@ -113,6 +113,39 @@ async def test_a_reader_recovers_without_reloading_when_daphne_restarts_while_en
     timings("Daphne serving again -> page exact", time.monotonic() - restarted)
     assert seconds <= RESTARTED_SECONDS
 
+    await expect(reader.connection).to_have_text("Live")
+    assert not await reader.was_reloaded()
+    assert reader.errors == []
+
+
+async def test_a_catch_up_request_that_fails_is_tried_again_soon_not_at_the_next_heartbeat(
+    transactional_db, desk: Desk, earlier_entries, reader: Reader, timings
+):
+    gate = SocketGate()
+    await gate.install(reader.page)
+    await open_live(reader)
+    await gate.cut()
+    await expect(reader.connection).to_have_text("Reconnecting…")
+    await publish_edit_and_delete(desk, earlier_entries)
+    expected = await server_state(reader.page.request, reader.base_url, SLUG)
+
+    # The first request for the missed changes fails (a server restarting behind the
+    # proxy, say); the socket is fine, so no polling would ask again.
+    failed: list[str] = []
+
+    async def fail_the_first(route: Route) -> None:
+        if not failed:
+            failed.append(route.request.url)
+            await route.abort("connectionreset")
+        else:
+            await route.continue_()
+
+    await reader.page.route("**/changes/**", fail_the_first)
+    gate.allow()
+    allowed = time.monotonic()
+    await reader.wait_for_state(expected, timeout=RECONNECTED_SECONDS)
+    timings("connection allowed, first catch-up failed -> page exact", time.monotonic() - allowed)
+    assert len(failed) == 1
     await expect(reader.connection).to_have_text("Live")
     assert not await reader.was_reloaded()
     assert reader.errors == []

@@ -75,3 +75,31 @@ async def test_with_the_websocket_blocked_the_page_shows_changes_by_polling_and_
     assert "Live" not in await reader.connection_texts()
     assert not await reader.was_reloaded()
     assert reader.errors == []
+
+
+async def test_sockets_that_open_and_drop_at_once_are_tried_ever_less_often_while_the_page_polls(
+    transactional_db, desk: Desk, earlier_entry, reader: Reader
+):
+    gate = SocketGate()
+    gate.drop_once_open = True
+    await gate.install(reader.page)
+    await reader.record_connection_texts()
+    await reader.open(SLUG)
+    await expect(reader.entry(earlier_entry.pk)).to_be_visible()
+
+    published = time.monotonic()
+    entry = await desk.publish("Turnout passes 40 per cent")
+    await expect(reader.stream_entry(entry.pk)).to_be_visible(
+        timeout=within(published, POLLED_SECONDS)
+    )
+
+    # Backoff: tries at 0 s, then after 0.5-1 s, 1-2 s, 2-4 s, 4-8 s: at most four
+    # sockets in the first five seconds. Were an opened socket taken for success, the
+    # page would try every 0.5-1 s.
+    first = gate.dropped[0]
+    await reader.page.wait_for_timeout(max(0.0, first + 5.0 - time.monotonic()) * 1000)
+    assert len([at for at in gate.dropped if at - first < 5.0]) <= 4, gate.dropped
+    # An open socket that never said hello was never live.
+    assert "Live" not in await reader.connection_texts()
+    await expect(reader.connection).to_have_text(re.compile("Reconnecting"))
+    assert reader.errors == []
