@@ -115,6 +115,18 @@ def editor(db) -> User:
 
 
 @pytest.fixture
+def journalist_client(client, journalist):
+    client.force_login(journalist)
+    return client
+
+
+@pytest.fixture
+def editor_client(client, editor):
+    client.force_login(editor)
+    return client
+
+
+@pytest.fixture
 def event(db) -> Event:
     return event_create(title="Harbourside by-election", slug="harbourside", summary="The count.")
 

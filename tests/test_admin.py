@@ -8,18 +8,6 @@ ADD_URL = "/admin/updates/entry/add/"
 LIST_URL = "/admin/updates/entry/"
 
 
-@pytest.fixture
-def newsroom(client, journalist):
-    client.force_login(journalist)
-    return client
-
-
-@pytest.fixture
-def editor_desk(client, editor):
-    client.force_login(editor)
-    return client
-
-
 def entry_form(event: Event, **overrides) -> dict:
     return {
         "event": event.pk,
@@ -62,17 +50,17 @@ def at_whole_minute(make_entry):
     )
 
 
-def test_the_add_form_prefills_the_byline_and_the_time(newsroom, event):
-    form = newsroom.get(ADD_URL).context["adminform"].form
+def test_the_add_form_prefills_the_byline_and_the_time(journalist_client, event):
+    form = journalist_client.get(ADD_URL).context["adminform"].form
     assert form.initial["byline"] == "Sam Okafor, Political Correspondent"
     assert form.fields["published_at"].initial is not None
 
 
 def test_adding_publishes_with_the_next_revision_and_tells_readers_after_commit(
-    newsroom, event, django_capture_on_commit_callbacks
+    journalist_client, event, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks() as callbacks:
-        response = newsroom.post(
+        response = journalist_client.post(
             ADD_URL, entry_form(event, body="<p>Boxes<script>x()</script></p>")
         )
 
@@ -83,23 +71,23 @@ def test_adding_publishes_with_the_next_revision_and_tells_readers_after_commit(
     assert len(callbacks) == 1  # one broadcast, queued for after the commit
 
 
-def test_an_entry_left_at_the_prefilled_time_is_published_as_of_saving(newsroom, event):
-    opened = newsroom.get(ADD_URL).context["adminform"].form["published_at"].value()
+def test_an_entry_left_at_the_prefilled_time_is_published_as_of_saving(journalist_client, event):
+    opened = journalist_client.get(ADD_URL).context["adminform"].form["published_at"].value()
     prefilled = {
         "published_at_0": opened.strftime("%Y-%m-%d"),
         "published_at_1": opened.strftime("%H:%M:%S"),
         "initial-published_at_0": opened.strftime("%Y-%m-%d"),
         "initial-published_at_1": opened.strftime("%H:%M:%S"),
     }
-    newsroom.post(ADD_URL, entry_form(event) | prefilled)
+    journalist_client.post(ADD_URL, entry_form(event) | prefilled)
     assert Entry.objects.get().published_at > opened
 
 
 def test_an_edit_takes_a_revision_keeps_the_author_and_records_the_words_before(
-    newsroom, at_whole_minute
+    journalist_client, at_whole_minute
 ):
     entry = at_whole_minute(headline="Count paused")
-    response = newsroom.post(change_url(entry), edit_form(entry, headline="Count resumed"))
+    response = journalist_client.post(change_url(entry), edit_form(entry, headline="Count resumed"))
 
     assert response.status_code == 302
     entry.refresh_from_db()
@@ -113,16 +101,18 @@ def test_an_edit_takes_a_revision_keeps_the_author_and_records_the_words_before(
     )
 
 
-def test_saving_without_changes_takes_no_revision(newsroom, at_whole_minute):
+def test_saving_without_changes_takes_no_revision(journalist_client, at_whole_minute):
     entry = at_whole_minute()
-    newsroom.post(change_url(entry), edit_form(entry))
+    journalist_client.post(change_url(entry), edit_form(entry))
     entry.refresh_from_db()
     assert (entry.revision, entry.version) == (1, 1)
 
 
-def test_a_correction_note_is_shown_to_readers(newsroom, client, at_whole_minute):
+def test_a_correction_note_is_shown_to_readers(journalist_client, client, at_whole_minute):
     entry = at_whole_minute()
-    newsroom.post(change_url(entry), edit_form(entry, correction="The turnout was 46.2%, not 42%."))
+    journalist_client.post(
+        change_url(entry), edit_form(entry, correction="The turnout was 46.2%, not 42%.")
+    )
     page = client.get("/live/harbourside/").content.decode()
     assert "<strong>Correction:</strong> The turnout was 46.2%, not 42%." in page
 
@@ -145,52 +135,54 @@ def test_a_second_save_over_someone_elses_is_refused_and_shows_their_version(
     assert entry.headline == "Turnout 46.2%"
 
 
-def test_a_journalist_cannot_delete_or_pin(newsroom, at_whole_minute):
+def test_a_journalist_cannot_delete_or_pin(journalist_client, at_whole_minute):
     entry = at_whole_minute()
     assert (
-        newsroom.post(f"/admin/updates/entry/{entry.pk}/delete/", {"post": "yes"}).status_code
+        journalist_client.post(
+            f"/admin/updates/entry/{entry.pk}/delete/", {"post": "yes"}
+        ).status_code
         == 403
     )
-    newsroom.post(LIST_URL, {"action": "pin", "_selected_action": [entry.pk]})
-    newsroom.post(change_url(entry), edit_form(entry, pinned="on"))
+    journalist_client.post(LIST_URL, {"action": "pin", "_selected_action": [entry.pk]})
+    journalist_client.post(change_url(entry), edit_form(entry, pinned="on"))
     entry.refresh_from_db()
     assert (entry.is_deleted, entry.pinned) == (False, False)
 
 
-def test_an_editor_deletes_and_leaves_a_tombstone(editor_desk, make_entry):
+def test_an_editor_deletes_and_leaves_a_tombstone(editor_client, make_entry):
     entry = make_entry()
-    response = editor_desk.post(f"/admin/updates/entry/{entry.pk}/delete/", {"post": "yes"})
+    response = editor_client.post(f"/admin/updates/entry/{entry.pk}/delete/", {"post": "yes"})
     assert response.status_code == 302
     entry.refresh_from_db()
     assert (entry.is_deleted, entry.live, entry.revision) == (True, False, 2)
 
 
-def test_bulk_delete_leaves_tombstones(editor_desk, make_entry):
+def test_bulk_delete_leaves_tombstones(editor_client, make_entry):
     entries = [make_entry(), make_entry()]
-    editor_desk.post(
+    editor_client.post(
         LIST_URL,
         {"action": "delete_selected", "_selected_action": [e.pk for e in entries], "post": "yes"},
     )
     assert Entry.objects.filter(deleted_at__isnull=False).count() == 2
 
 
-def test_an_editor_pins_unpins_and_restores_from_the_list(editor_desk, make_entry):
+def test_an_editor_pins_unpins_and_restores_from_the_list(editor_client, make_entry):
     entry = make_entry()
     for action in ["pin", "unpin"]:
-        editor_desk.post(LIST_URL, {"action": action, "_selected_action": [entry.pk]})
+        editor_client.post(LIST_URL, {"action": action, "_selected_action": [entry.pk]})
     entry.refresh_from_db()
     assert (entry.pinned, entry.revision) == (False, 3)
 
-    editor_desk.post(f"/admin/updates/entry/{entry.pk}/delete/", {"post": "yes"})
-    editor_desk.post(LIST_URL, {"action": "restore", "_selected_action": [entry.pk]})
+    editor_client.post(f"/admin/updates/entry/{entry.pk}/delete/", {"post": "yes"})
+    editor_client.post(LIST_URL, {"action": "restore", "_selected_action": [entry.pk]})
     entry.refresh_from_db()
     assert (entry.is_deleted, entry.live, entry.revision) == (False, True, 5)
 
 
-def test_a_tombstone_opens_read_only(editor_desk, make_entry):
+def test_a_tombstone_opens_read_only(editor_client, make_entry):
     entry = make_entry()
-    editor_desk.post(f"/admin/updates/entry/{entry.pk}/delete/", {"post": "yes"})
-    response = editor_desk.get(change_url(entry))
+    editor_client.post(f"/admin/updates/entry/{entry.pk}/delete/", {"post": "yes"})
+    response = editor_client.get(change_url(entry))
     assert response.status_code == 200
     assert "headline" not in response.context["adminform"].form.fields
 
@@ -208,8 +200,8 @@ def test_an_editor_sees_the_history_and_a_journalist_does_not(
     assert "the words as they were before" not in client.get(change_url(entry)).content.decode()
 
 
-def test_an_editor_changing_the_event_takes_a_revision(editor_desk, event):
-    response = editor_desk.post(
+def test_an_editor_changing_the_event_takes_a_revision(editor_client, event):
+    response = editor_client.post(
         f"/admin/updates/event/{event.pk}/change/",
         {
             "title": "Harbourside: the result",
@@ -225,8 +217,8 @@ def test_an_editor_changing_the_event_takes_a_revision(editor_desk, event):
     assert (event.title, event.status, event.revision) == ("Harbourside: the result", "ended", 1)
 
 
-def test_an_editor_creates_an_event(editor_desk, db):
-    response = editor_desk.post(
+def test_an_editor_creates_an_event(editor_client, db):
+    response = editor_client.post(
         "/admin/updates/event/add/",
         {
             "title": "Cup final",
@@ -241,8 +233,10 @@ def test_an_editor_creates_an_event(editor_desk, db):
     assert Event.objects.get(slug="cup-final").revision == 0
 
 
-def test_a_journalist_cannot_change_events(newsroom, event):
-    response = newsroom.post(f"/admin/updates/event/{event.pk}/change/", {"title": "Hijacked"})
+def test_a_journalist_cannot_change_events(journalist_client, event):
+    response = journalist_client.post(
+        f"/admin/updates/event/{event.pk}/change/", {"title": "Hijacked"}
+    )
     assert response.status_code == 403
 
 

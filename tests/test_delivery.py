@@ -3,8 +3,6 @@ import socket
 import threading
 import time
 
-import pytest
-
 from liveblog.layers import channel_layers
 from updates.delivery import Subscription
 from updates.models import Entry
@@ -45,14 +43,8 @@ def post_entry(client, event) -> object:
     )
 
 
-@pytest.fixture
-def logged_in(client, journalist):
-    client.force_login(journalist)
-    return client
-
-
 def test_a_publish_while_redis_is_down_still_saves_and_is_logged(
-    logged_in, event, settings, caplog, django_capture_on_commit_callbacks
+    journalist_client, event, settings, caplog, django_capture_on_commit_callbacks
 ):
     with socket.socket() as closed:
         closed.bind(("127.0.0.1", 0))
@@ -60,7 +52,7 @@ def test_a_publish_while_redis_is_down_still_saves_and_is_logged(
     settings.CHANNEL_LAYERS = channel_layers(f"redis://127.0.0.1:{port}/0")
 
     with caplog.at_level(logging.ERROR), django_capture_on_commit_callbacks(execute=True):
-        response = post_entry(logged_in, event)
+        response = post_entry(journalist_client, event)
 
     assert response.status_code == 302
     assert Entry.objects.get().headline == "Count under way"
@@ -68,7 +60,7 @@ def test_a_publish_while_redis_is_down_still_saves_and_is_logged(
 
 
 def test_a_publish_to_a_frozen_redis_gives_up_within_its_deadline(
-    logged_in, event, settings, caplog, django_capture_on_commit_callbacks
+    journalist_client, event, settings, caplog, django_capture_on_commit_callbacks
 ):
     # A server that accepts connections and never answers, like a Redis under SIGSTOP.
     frozen = socket.socket()
@@ -80,7 +72,7 @@ def test_a_publish_to_a_frozen_redis_gives_up_within_its_deadline(
 
     started = time.monotonic()
     with caplog.at_level(logging.ERROR), django_capture_on_commit_callbacks(execute=True):
-        response = post_entry(logged_in, event)
+        response = post_entry(journalist_client, event)
     took = time.monotonic() - started
     for connection, _ in accepted:
         connection.close()

@@ -14,18 +14,6 @@ def desk_url(event) -> str:
     return f"/admin/updates/event/{event.pk}/desk/"
 
 
-@pytest.fixture
-def journalist_client(client, journalist):
-    client.force_login(journalist)
-    return client
-
-
-@pytest.fixture
-def editor_client(client, editor):
-    client.force_login(editor)
-    return client
-
-
 def post(client, desk_url: str, **fields):
     data = {"headline": "Recount requested", "body": "<p>A <strong>full</strong> recount.</p>"}
     return client.post(desk_url, data | {"byline": "Sam Okafor"} | fields)
