@@ -202,3 +202,24 @@ async def test_two_journalists_posting_at_once_both_reach_readers_with_distinct_
     assert sorted(m["revision"] for m in messages) == [1, 2]
     assert {m["entry"]["headline"] for m in messages} == {"From Sam", "From Ines"}
     await communicator.disconnect()
+
+
+async def test_the_desk_counts_the_readers_connected_now(channel_layer, settings, event):
+    from updates import presence
+
+    if channel_layer == "redis":
+        import redis
+
+        settings.REDIS_URL = settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"][0]["address"]
+        # Other test runs' processes may have counted readers of an event with this id.
+        redis.Redis.from_url(settings.REDIS_URL).delete(f"liveblog:readers:{event.pk}")
+    else:
+        settings.REDIS_URL = ""
+    readers = [await connected_reader() for _ in range(3)]
+    await readers.pop().disconnect()
+
+    await presence.report()
+    assert await database_sync_to_async(presence.readers_now)(event.pk) == 2
+
+    for communicator in readers:
+        await communicator.disconnect()
