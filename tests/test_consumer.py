@@ -212,7 +212,8 @@ async def test_the_desk_counts_the_readers_connected_now(channel_layer, settings
 
         settings.REDIS_URL = settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"][0]["address"]
         # Other test runs' processes may have counted readers of an event with this id.
-        redis.Redis.from_url(settings.REDIS_URL).delete(f"liveblog:readers:{event.pk}")
+        with redis.Redis.from_url(settings.REDIS_URL) as client:
+            client.delete(f"liveblog:readers:{event.pk}")
     else:
         settings.REDIS_URL = ""
     readers = [await connected_reader() for _ in range(3)]
