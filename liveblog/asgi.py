@@ -9,7 +9,7 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
-from updates import periodic, scheduler  # noqa: E402
+from updates import heartbeat, periodic, presence, scheduler  # noqa: E402
 from updates.routing import websocket_urlpatterns  # noqa: E402
 
 router = ProtocolTypeRouter(
@@ -21,6 +21,8 @@ router = ProtocolTypeRouter(
 
 
 async def application(scope, receive, send):
-    # Daphne has no start-up hook: the first connection starts this process's scheduler.
+    # Daphne has no start-up hook: the first connection starts this process's jobs.
     periodic.ensure_running(scheduler.publish_due, every=scheduler.SCHEDULER_SECONDS)
+    periodic.ensure_running(heartbeat.beat, every=heartbeat.HEARTBEAT_SECONDS)
+    periodic.ensure_running(presence.report, every=presence.PRESENCE_SECONDS)
     return await router(scope, receive, send)

@@ -1,7 +1,7 @@
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from updates import broadcast, delivery, heartbeat, periodic, presence
+from updates import broadcast, delivery
 from updates.models import Event
 
 READER_SENT_A_MESSAGE = 4003
@@ -38,8 +38,6 @@ class LiveConsumer(AsyncWebsocketConsumer):
         revision = await _event_revision(event_id)
         await self.send(broadcast.hello_frame(revision))
         await self.subscription.start(after_revision=revision)
-        periodic.ensure_running(heartbeat.beat, every=heartbeat.HEARTBEAT_SECONDS)
-        periodic.ensure_running(presence.report, every=presence.PRESENCE_SECONDS)
 
     async def receive(self, text_data=None, bytes_data=None) -> None:
         await self.close(code=READER_SENT_A_MESSAGE)
