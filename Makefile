@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint format migrations-check
+.PHONY: run test bench lint format migrations-check
 
 run: $(VENV)/.run-installed
 	$(BIN)/python manage.py migrate --noinput
@@ -14,6 +14,11 @@ run: $(VENV)/.run-installed
 
 test: $(VENV)/.test-installed
 	$(BIN)/python -m pytest
+
+# Fan-out to 500 and 2,000 readers through one Daphne process, against a bare
+# websockets broadcast; needs Redis (see bench/README.md).
+bench: $(VENV)/.test-installed
+	$(BIN)/python bench/fanout.py --readers 500 2000 5000
 
 lint: $(VENV)/.test-installed
 	$(BIN)/ruff check .

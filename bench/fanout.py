@@ -6,7 +6,7 @@
     .venv/bin/python bench/fanout.py --profile /tmp/prof  # also py-spy Daphne (raw stacks)
 
 Needs Redis (default redis://127.0.0.1:6379/3, whose asgi:group:* keys it deletes first)
-and the `websockets` package (the `bench` extra). Everything listens on 127.0.0.1.
+and the `websockets` package (in the `test` extra). Everything listens on 127.0.0.1.
 
 For each N it measures two systems with the same client process and the same frame:
 
@@ -116,6 +116,7 @@ async def _connect(url: str):
     from websockets.asyncio.client import connect
 
     for attempt in range(CONNECT_ATTEMPTS):
+        ws = None
         try:
             # No compression (Daphne does not negotiate it), no proxy, no pings: only
             # the frames under test go over the wire.
@@ -133,6 +134,8 @@ async def _connect(url: str):
                 raise RuntimeError(f"expected hello, got {hello!r}")
             return ws
         except Exception:
+            if ws is not None:
+                ws.transport.abort()
             if attempt == CONNECT_ATTEMPTS - 1:
                 raise
             await asyncio.sleep(0.5 * (attempt + 1))
@@ -533,6 +536,9 @@ def measure_liveblog(
                 time.sleep(max(0.0, started + i * PUBLISH_INTERVAL_SECONDS - time.monotonic()))
                 sent = time.time()
                 headline = f"t={sent!r}" if i else WARM_UP_HEADLINE
+                # As a management command would: from plain synchronous code, so each
+                # publish's group_send runs in an event loop of its own (the admin's runs
+                # in its Daphne process's loop).
                 entry_publish(event=event, author=None, headline=headline, body=BODY)
                 if i:
                     publish_seconds.append(time.time() - sent)

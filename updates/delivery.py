@@ -28,6 +28,11 @@ PUBLISH_TIMEOUT_SECONDS = 2.0
 # is flushed; re-joining now and then keeps this process subscribed either way.
 REJOIN_INTERVAL_SECONDS = 60.0
 
+# Daphne (Twisted) only buffers a send until the event loop turns: without a turn now
+# and then, no reader gets a byte before the last one's frame is buffered. Turning
+# every 100 readers took the p99 at 2,000 readers from ~400 ms to ~130 ms (bench/).
+FAN_OUT_BATCH = 100
+
 SendFrame = Callable[[str], Awaitable[None]]
 
 
@@ -132,6 +137,7 @@ class Hub:
         self._channel: str | None = None
         self._tasks: list[asyncio.Task] = []
         self._lock = asyncio.Lock()
+        self._fan_out_lock = asyncio.Lock()
 
     async def subscribe(self, event_id: int, send: SendFrame) -> Subscription:
         subscription = Subscription(self, event_id, send)
@@ -162,12 +168,16 @@ class Hub:
                     logger.warning("Could not leave the group of event %s", subscription.event_id)
 
     async def fan_out(self, event_id: int, revision: int | None, frame: str) -> None:
-        for subscription in list(self.readers.get(event_id, ())):
-            try:
-                await subscription.push(revision, frame)
-            except Exception:
-                # A reader whose socket just closed must not cost the others their update.
-                logger.debug("Could not send to a reader of event %s", event_id, exc_info=True)
+        # One fan-out at a time, so that a heartbeat never interleaves with a change.
+        async with self._fan_out_lock:
+            for number, subscription in enumerate(list(self.readers.get(event_id, ()))):
+                if number and number % FAN_OUT_BATCH == 0:
+                    await asyncio.sleep(0)
+                try:
+                    await subscription.push(revision, frame)
+                except Exception:
+                    # A reader whose socket just closed must not cost the others their update.
+                    logger.debug("Could not send to a reader of event %s", event_id, exc_info=True)
 
     async def _receive_forever(self) -> None:
         failing = False
