@@ -19,17 +19,20 @@ import urllib.error
 import urllib.request
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 from django.conf import settings
 from django.db import connection
+from django.utils import timezone
 from playwright.async_api import Browser, async_playwright, expect
 
 from liveblog.layers import channel_layers
 from tests.browser.pages import DESKTOP, PHONE, Desk, Newsroom, Reader
 from tests.conftest import free_port
+from updates.models import Entry
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -374,3 +377,13 @@ def screenshots(browser: Browser) -> Callable[[str, str], Awaitable[None]]:
                 await context.close()
 
     return capture
+
+
+@pytest.fixture
+def earlier_entry(make_entry) -> Entry:
+    # Well before the admin's prefilled time, which is to the second: new entries go on top.
+    return make_entry(
+        headline="Polls are open",
+        body="<p>Queues at St Brendan's.</p>",
+        published_at=timezone.now() - timedelta(minutes=10),
+    )

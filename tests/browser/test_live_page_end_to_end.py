@@ -22,16 +22,6 @@ LIVE_SECONDS = 2.0
 
 
 @pytest.fixture
-def earlier_entry(make_entry) -> Entry:
-    # Well before the admin's prefilled time, which is to the second: the new entry goes on top.
-    return make_entry(
-        headline="Polls are open",
-        body="<p>Queues at St Brendan's.</p>",
-        published_at=timezone.now() - timedelta(minutes=10),
-    )
-
-
-@pytest.fixture
 def forty_five_entries(make_entry) -> list[Entry]:
     """Newest first, a minute apart; the 31st is pinned, so it comes on the API's second page."""
     start = timezone.now() - timedelta(minutes=5)

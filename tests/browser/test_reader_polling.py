@@ -2,14 +2,11 @@
 
 import re
 import time
-from datetime import timedelta
 
 import pytest
-from django.utils import timezone
 from playwright.async_api import expect
 
 from tests.browser.pages import Desk, Reader, SocketGate, server_state, within
-from updates.models import Entry
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -22,15 +19,6 @@ POLLED_SECONDS = POLL_SECONDS + 2.0
 @pytest.fixture
 def daphne_settings() -> dict[str, str]:
     return {"LIVE_POLL_SECONDS": str(POLL_SECONDS)}
-
-
-@pytest.fixture
-def earlier_entry(make_entry) -> Entry:
-    return make_entry(
-        headline="Polls are open",
-        body="<p>Queues at St Brendan's.</p>",
-        published_at=timezone.now() - timedelta(minutes=10),
-    )
 
 
 async def test_with_the_websocket_blocked_the_page_shows_changes_by_polling_and_never_says_live(
