@@ -27,3 +27,17 @@ def channel_layers(redis_url: str) -> dict:
             },
         }
     }
+
+
+def caches(redis_url: str) -> dict:
+    """CACHES: shared through Redis by every process when there is one, else per process."""
+    if not redis_url:
+        return {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    return {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": redis_url,
+            # A cache that cannot answer quickly is skipped, not waited for.
+            "OPTIONS": {"socket_timeout": 1, "socket_connect_timeout": 1},
+        }
+    }

@@ -11,7 +11,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from liveblog.env import env_bool, env_int, env_list, env_str
-from liveblog.layers import channel_layers
+from liveblog.layers import caches, channel_layers
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -92,6 +92,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Unset: the in-memory layer, for one process. Set: Redis, shared by every process.
 REDIS_URL = env_str("REDIS_URL")
 CHANNEL_LAYERS = channel_layers(REDIS_URL)
+CACHES = caches(REDIS_URL)
 
 # How often a reader whose websocket cannot connect asks for changes instead.
 LIVE_POLL_SECONDS = env_int("LIVE_POLL_SECONDS", 15)

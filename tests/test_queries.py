@@ -3,29 +3,56 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from updates.services import entry_update
+
 
 @pytest.fixture
 def entries(make_entry):
-    def make(count: int) -> None:
+    def make(count: int) -> list:
         start = timezone.now() - timedelta(hours=5)
-        for n in range(count):
+        return [
             make_entry(published_at=start + timedelta(minutes=n), pinned=n == 0)
+            for n in range(count)
+        ]
 
     return make
 
 
 @pytest.mark.parametrize("count", [3, 60])
-def test_the_live_page_takes_four_queries_whatever_the_number_of_entries(
+def test_the_live_page_takes_four_queries_then_one_until_the_next_change(
     client, entries, count, django_assert_num_queries
 ):
-    entries(count)
+    made = entries(count)
     # The event; the newest page of entries; the pinned entries; the key events.
     with django_assert_num_queries(4):
         assert client.get("/live/harbourside/").status_code == 200
+    # The event: the rest is cached for its revision.
+    with django_assert_num_queries(1):
+        assert client.get("/live/harbourside/").status_code == 200
+
+    entry_update(entry=made[-1], changes={"headline": "Corrected headline"})
+    with django_assert_num_queries(4):
+        assert "Corrected headline" in client.get("/live/harbourside/").content.decode()
 
 
 @pytest.mark.parametrize("count", [3, 60])
-def test_an_api_page_takes_two_queries_whatever_the_number_of_entries(
+def test_the_newest_api_page_takes_two_queries_then_one_until_the_next_change(
+    client, entries, count, django_assert_num_queries, make_entry
+):
+    entries(count)
+    # The event; one page of entries with their event joined.
+    with django_assert_num_queries(2):
+        assert client.get("/api/events/harbourside/entries/").status_code == 200
+    with django_assert_num_queries(1):
+        assert client.get("/api/events/harbourside/entries/").status_code == 200
+
+    make_entry(headline="Brand new")
+    data = client.get("/api/events/harbourside/entries/").json()
+    assert data["entries"][0]["headline"] == "Brand new"
+
+
+@pytest.mark.parametrize("count", [3, 60])
+def test_a_cursor_page_takes_two_queries_whatever_the_number_of_entries(
     client, entries, count, django_assert_num_queries
 ):
     entries(count)
@@ -43,3 +70,16 @@ def test_changes_take_two_queries_whatever_their_number(
     # The event; the changed entries with their event joined.
     with django_assert_num_queries(2):
         assert client.get("/api/events/harbourside/changes/?since=0").status_code == 200
+
+
+def test_a_cache_that_fails_is_skipped(client, entries, settings):
+    entries(3)
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",  # nothing listens on port 1
+            "OPTIONS": {"socket_timeout": 0.2, "socket_connect_timeout": 0.2},
+        }
+    }
+    assert client.get("/live/harbourside/").status_code == 200
+    assert client.get("/api/events/harbourside/entries/").status_code == 200

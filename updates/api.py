@@ -7,7 +7,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.views.decorators.http import require_GET
 
 from updates.forms import ChangesForm, EntryPageForm, first_error
-from updates.selectors import entry_changes_since, entry_page, event_get
+from updates.selectors import cached_at_revision, entry_changes_since, entry_page, event_get
 from updates.serialize import change_to_dict, entry_to_dict, event_to_dict
 
 
@@ -44,22 +44,32 @@ def entry_list(request: HttpRequest, slug: str) -> HttpResponse:
     form = EntryPageForm(request.GET)
     if not form.is_valid():
         return error(first_error(form))
-    try:
-        page = entry_page(
-            event=event,
-            cursor=form.cleaned_data["cursor"],
-            oldest_first=form.cleaned_data["oldest_first"],
-            limit=form.cleaned_data["limit"],
+    cursor, oldest_first, limit = (
+        form.cleaned_data["cursor"],
+        form.cleaned_data["oldest_first"],
+        form.cleaned_data["limit"],
+    )
+
+    def encoded_page() -> bytes:
+        page = entry_page(event=event, cursor=cursor, oldest_first=oldest_first, limit=limit)
+        return orjson.dumps(
+            {
+                "entries": [entry_to_dict(entry) for entry in page.entries],
+                "next": page.next.encode() if page.next else None,
+                "revision": event.revision,
+            }
         )
+
+    try:
+        if cursor is None:
+            # The first page is what every reader's script asks for after a reset.
+            order = "oldest" if oldest_first else "newest"
+            body = cached_at_revision(event, f"api-first-page-{order}-{limit}", encoded_page)
+        else:
+            body = encoded_page()
     except ValueError as reason:
         return error(f"cursor: {reason}")
-    return json_response(
-        {
-            "entries": [entry_to_dict(entry) for entry in page.entries],
-            "next": page.next.encode() if page.next else None,
-            "revision": event.revision,
-        }
-    )
+    return HttpResponse(body, content_type="application/json")
 
 
 @json_api

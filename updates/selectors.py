@@ -1,15 +1,23 @@
 """Every read for pages, the API and the websocket, with the fixed queries each takes."""
 
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 from django.core import signing
+from django.core.cache import cache
 from django.db.models import Q
 from django.shortcuts import get_object_or_404
 
 from updates.models import Entry, Event
 
+logger = logging.getLogger(__name__)
+
 CHANGES_LIMIT = 500
+PAGE_SIZE = 20
+# A revision's pages never change; this only bounds how long unused ones are kept.
+CACHE_SECONDS = 600
 _CURSOR_SALT = "updates.entry_page"
 
 
@@ -45,10 +53,35 @@ class EntryPage:
 
 
 @dataclass(frozen=True)
+class FirstPage:
+    """The top of the live page: pinned entries, key events, the first page of entries."""
+
+    pinned: list[Entry]
+    key_events: list[Entry]
+    page: EntryPage
+
+
+@dataclass(frozen=True)
 class Changes:
     revision: int
     entries: list[Entry]
     reset: bool
+
+
+def cached_at_revision[T](event: Event, name: str, build: Callable[[], T]) -> T:
+    """What `build` gives for the event as of its revision, built once per revision.
+
+    Every change readers can see takes a new revision, so a cached answer is never
+    stale: a crowd arriving at once costs one build. The key also holds the event's
+    creation time, so a database started afresh never meets an old answer. A cache
+    that fails is skipped, not waited for.
+    """
+    key = f"liveblog:{name}:{event.pk}:{event.created_at.timestamp()}:{event.revision}"
+    try:
+        return cache.get_or_set(key, build, CACHE_SECONDS)
+    except Exception:
+        logger.warning("Cache unavailable; building %s without it", name, exc_info=True)
+        return build()
 
 
 def event_list() -> list[Event]:
@@ -114,6 +147,20 @@ def entry_key_events(*, event: Event, limit: int = 30) -> list[Entry]:
         .filter(event=event, key_event=True)
         .select_related("event")
         .newest_first()[:limit]
+    )
+
+
+def live_first_page(*, event: Event, oldest_first: bool) -> FirstPage:
+    """Three queries when built, none when cached (see cached_at_revision)."""
+    order = "oldest" if oldest_first else "newest"
+    return cached_at_revision(
+        event,
+        f"first-page-{order}",
+        lambda: FirstPage(
+            pinned=entry_pinned(event=event),
+            key_events=entry_key_events(event=event),
+            page=entry_page(event=event, oldest_first=oldest_first, limit=PAGE_SIZE),
+        ),
     )
 
 

@@ -9,12 +9,12 @@ from django.views.decorators.http import require_GET
 
 from updates.forms import EntryPageForm, first_error
 from updates.selectors import (
+    FirstPage,
     entry_get,
-    entry_key_events,
     entry_page,
-    entry_pinned,
     event_get,
     event_list,
+    live_first_page,
 )
 
 # The reader's choice of order, kept by the page's script so that it sticks.
@@ -37,14 +37,16 @@ def live(request: HttpRequest, slug: str) -> HttpResponse:
     if not form.is_valid():
         return HttpResponseBadRequest(f"Bad address: {first_error(form)}")
     cursor, oldest_first = form.cleaned_data["cursor"], form.cleaned_data["oldest_first"]
-    try:
-        page = entry_page(
-            event=event, cursor=cursor, oldest_first=oldest_first, limit=form.cleaned_data["limit"]
-        )
-    except ValueError as reason:
-        return HttpResponseBadRequest(f"Bad address: {reason}")
-    pinned = entry_pinned(event=event) if cursor is None else []
-    pinned_ids = {entry.pk for entry in pinned}
+    if cursor is None:
+        top = live_first_page(event=event, oldest_first=oldest_first)
+    else:
+        try:
+            page = entry_page(event=event, cursor=cursor, oldest_first=oldest_first)
+        except ValueError as reason:
+            return HttpResponseBadRequest(f"Bad address: {reason}")
+        top = FirstPage(pinned=[], key_events=[], page=page)
+    page = top.page
+    pinned_ids = {entry.pk for entry in top.pinned}
     next_cursor = page.next.encode() if page.next else None
     config = {
         "revision": event.revision,
@@ -61,8 +63,8 @@ def live(request: HttpRequest, slug: str) -> HttpResponse:
         "updates/live.html",
         {
             "event": event,
-            "pinned": pinned,
-            "key_events": entry_key_events(event=event) if cursor is None else [],
+            "pinned": top.pinned,
+            "key_events": top.key_events,
             "entries": [entry for entry in page.entries if entry.pk not in pinned_ids],
             "next_query": (
                 urlencode({"after" if oldest_first else "before": next_cursor})
