@@ -60,7 +60,8 @@ DEFAULT_REDIS_URL = f"redis://{HOST}:6379/3"
 SLUG = "bench"
 SECRET_KEY = "bench-only-not-a-secret"
 
-PUBLISH_INTERVAL_SECONDS = 0.2
+# From the environment, so that spawned client and server processes see --sustained too.
+PUBLISH_INTERVAL_SECONDS = float(os.environ.get("LIVEBLOG_BENCH_INTERVAL", "0.2"))
 # At most this many handshakes in flight: Twisted listens with a backlog of 50, and a
 # dropped SYN costs a 1 s retransmit.
 CONNECT_CONCURRENCY = 50
@@ -644,12 +645,19 @@ def main() -> int:
     parser.add_argument("--readers", type=int, nargs="+", default=[500, 2000], metavar="N")
     parser.add_argument("--publishes", type=int, default=20, metavar="P")
     parser.add_argument("--smoke", action="store_true", help="N=200, P=5: a quick check for CI")
+    parser.add_argument(
+        "--sustained", action="store_true", help="N=2000, 10 publishes a second for a minute"
+    )
     parser.add_argument("--redis-url", default=DEFAULT_REDIS_URL)
     parser.add_argument("--profile", type=Path, metavar="DIR", help="py-spy raw stacks of Daphne")
     parser.add_argument("--verbose", action="store_true", help="p50/max of each publish too")
     args = parser.parse_args()
     if args.smoke:
         args.readers, args.publishes = [200], 5
+    if args.sustained:
+        global PUBLISH_INTERVAL_SECONDS
+        args.readers, args.publishes, PUBLISH_INTERVAL_SECONDS = [2000], 600, 0.1
+        os.environ["LIVEBLOG_BENCH_INTERVAL"] = str(PUBLISH_INTERVAL_SECONDS)
     if args.publishes < 1 or min(args.readers) < 1:
         parser.error("readers and publishes must be positive")
 

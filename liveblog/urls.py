@@ -11,6 +11,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("live/<slug:slug>/", views.live, name="live"),
     path("live/<slug:slug>/entries/<int:entry_id>/", views.entry, name="entry"),
+    path("healthz", api.health, name="health"),
     path("api/events/<slug:slug>/", api.event_detail, name="api-event"),
     path("api/events/<slug:slug>/entries/", api.entry_list, name="api-entries"),
     path("api/events/<slug:slug>/changes/", api.change_list, name="api-changes"),

@@ -220,3 +220,10 @@ def test_an_unknown_event_gets_a_json_404(client, db, url):
 def test_the_api_only_reads(client, event):
     response = client.post(ENTRIES_URL, {"headline": "Sneaky"})
     assert response.status_code == 405
+
+
+def test_the_health_check_answers_without_touching_the_database(
+    client, db, django_assert_num_queries
+):
+    with django_assert_num_queries(0):
+        assert client.get("/healthz").json() == {"status": "ok"}

@@ -33,6 +33,13 @@ def json_api(view):
     return wrapper
 
 
+@require_GET
+def health(request: HttpRequest) -> HttpResponse:
+    """For the proxy's health check (which also starts a new process's jobs, see
+    liveblog/asgi.py), and the trivial view the HTTP benchmark measures against."""
+    return json_response({"status": "ok"})
+
+
 @json_api
 def event_detail(request: HttpRequest, slug: str) -> HttpResponse:
     return json_response(event_to_dict(event_get(slug=slug)))
