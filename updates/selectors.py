@@ -151,16 +151,11 @@ def entry_key_events(*, event: Event, limit: int = 30) -> list[Entry]:
 
 
 def live_first_page(*, event: Event, oldest_first: bool) -> FirstPage:
-    """Three queries when built, none when cached (see cached_at_revision)."""
-    order = "oldest" if oldest_first else "newest"
-    return cached_at_revision(
-        event,
-        f"first-page-{order}",
-        lambda: FirstPage(
-            pinned=entry_pinned(event=event),
-            key_events=entry_key_events(event=event),
-            page=entry_page(event=event, oldest_first=oldest_first, limit=PAGE_SIZE),
-        ),
+    """Three queries; the live page caches what it renders from them (views.live)."""
+    return FirstPage(
+        pinned=entry_pinned(event=event),
+        key_events=entry_key_events(event=event),
+        page=entry_page(event=event, oldest_first=oldest_first, limit=PAGE_SIZE),
     )
 
 

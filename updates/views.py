@@ -3,13 +3,17 @@
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET
 
 from updates.forms import EntryPageForm, first_error
+from updates.models import Event
 from updates.selectors import (
+    Cursor,
     FirstPage,
+    cached_at_revision,
     entry_get,
     entry_page,
     event_get,
@@ -38,16 +42,21 @@ def live(request: HttpRequest, slug: str) -> HttpResponse:
         return HttpResponseBadRequest(f"Bad address: {first_error(form)}")
     cursor, oldest_first = form.cleaned_data["cursor"], form.cleaned_data["oldest_first"]
     if cursor is None:
-        top = live_first_page(event=event, oldest_first=oldest_first)
+        order = "oldest" if oldest_first else "newest"
+        body = cached_at_revision(
+            event,
+            f"live-body-{order}",
+            lambda: render_body(
+                event, live_first_page(event=event, oldest_first=oldest_first), oldest_first
+            ),
+        )
     else:
         try:
             page = entry_page(event=event, cursor=cursor, oldest_first=oldest_first)
         except ValueError as reason:
             return HttpResponseBadRequest(f"Bad address: {reason}")
         top = FirstPage(pinned=[], key_events=[], page=page)
-    page = top.page
-    pinned_ids = {entry.pk for entry in top.pinned}
-    next_cursor = page.next.encode() if page.next else None
+        body = render_body(event, top, oldest_first, cursor=cursor)
     config = {
         "revision": event.revision,
         "status": event.status,
@@ -61,11 +70,23 @@ def live(request: HttpRequest, slug: str) -> HttpResponse:
     return render(
         request,
         "updates/live.html",
+        {"event": event, "body": body, "is_first_page": cursor is None, "config": config},
+    )
+
+
+def render_body(
+    event: Event, top: FirstPage, oldest_first: bool, cursor: Cursor | None = None
+) -> str:
+    """The page below its header: key events, pinned entries, the stream, "Load more"."""
+    pinned_ids = {entry.pk for entry in top.pinned}
+    next_cursor = top.page.next.encode() if top.page.next else None
+    return render_to_string(
+        "updates/_live_body.html",
         {
             "event": event,
             "pinned": top.pinned,
             "key_events": top.key_events,
-            "entries": [entry for entry in page.entries if entry.pk not in pinned_ids],
+            "entries": [entry for entry in top.page.entries if entry.pk not in pinned_ids],
             "next_query": (
                 urlencode({"after" if oldest_first else "before": next_cursor})
                 if next_cursor
@@ -74,7 +95,6 @@ def live(request: HttpRequest, slug: str) -> HttpResponse:
             "next_cursor": next_cursor,
             "is_first_page": cursor is None,
             "oldest_first": oldest_first,
-            "config": config,
         },
     )
 
