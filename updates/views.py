@@ -41,8 +41,8 @@ def live(request: HttpRequest, slug: str) -> HttpResponse:
     if not form.is_valid():
         return HttpResponseBadRequest(f"Bad address: {first_error(form)}")
     cursor, oldest_first = form.cleaned_data["cursor"], form.cleaned_data["oldest_first"]
+    order = "oldest" if oldest_first else "newest"
     if cursor is None:
-        order = "oldest" if oldest_first else "newest"
         body = cached_at_revision(
             event,
             f"live-body-{order}",
@@ -60,7 +60,7 @@ def live(request: HttpRequest, slug: str) -> HttpResponse:
     config = {
         "revision": event.revision,
         "status": event.status,
-        "order": "oldest" if oldest_first else "newest",
+        "order": order,
         "entriesUrl": reverse("api-entries", args=[slug]),
         "changesUrl": reverse("api-changes", args=[slug]),
         "socketPath": f"/ws/live/{slug}/",
