@@ -104,9 +104,12 @@ async def test_an_ended_event_closes_the_socket_with_4410(channel_layer, event):
     assert await communicator.receive_output() == {"type": "websocket.close", "code": 4410}
 
 
-async def test_a_reader_that_sends_anything_is_closed_with_4003(channel_layer, event):
+@pytest.mark.parametrize(
+    "frame", [{"text_data": '{"type": "entry.created"}'}, {"bytes_data": b"\x00" * 70_000}]
+)
+async def test_a_reader_that_sends_anything_is_closed_with_4003(channel_layer, event, frame):
     communicator = await connected_reader()
-    await communicator.send_to(text_data='{"type": "entry.created"}')
+    await communicator.send_to(**frame)
     assert await communicator.receive_output() == {"type": "websocket.close", "code": 4003}
 
 
