@@ -362,6 +362,7 @@ def bench_env(database_url: str, redis_url: str) -> dict[str, str]:
         "DATABASE_URL": database_url,
         "REDIS_URL": redis_url,
         "DEBUG": "false",
+        "HTTPS": "false",  # plain HTTP on 127.0.0.1
         "SECRET_KEY": SECRET_KEY,
         "ALLOWED_HOSTS": HOST,
     }

@@ -143,3 +143,35 @@ def test_a_scheduled_event_says_when_it_starts_and_an_ended_one_that_it_ended(cl
     event_update(event=event, changes={"status": "ended"})
     html = client.get("/live/harbourside/").content.decode()
     assert 'id="notice-ended">This live coverage has ended.' in html
+
+
+def test_production_settings_pass_djangos_deployment_checks():
+    import os
+    import subprocess
+    import sys
+
+    from django.conf import settings
+
+    production = os.environ | {
+        "DEBUG": "false",
+        "SECRET_KEY": "a-long-random-production-key-" + "x" * 40,
+        "ALLOWED_HOSTS": "live.example.org",
+    }
+    production.pop("HTTPS", None)
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=settings.BASE_DIR,
+        env=production,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_pages_carry_the_security_headers(client, event):
+    response = client.get("/live/harbourside/")
+    assert response["X-Frame-Options"] == "DENY"
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["Referrer-Policy"] == "same-origin"
+    assert response["Cross-Origin-Opener-Policy"] == "same-origin"

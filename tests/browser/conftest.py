@@ -201,6 +201,8 @@ def daphne_env(transactional_db, redis_url: str, daphne_settings) -> dict[str, s
             "DATABASE_URL": database_url(connection.settings_dict),
             "REDIS_URL": redis_url,
             "DEBUG": "false",
+            # Plain HTTP on 127.0.0.1: no HTTPS redirect, no secure-only cookies.
+            "HTTPS": "false",
             "SECRET_KEY": SECRET_KEY,
             "ALLOWED_HOSTS": "127.0.0.1,localhost",
             "PYTHONPATH": pythonpath,
