@@ -1,9 +1,13 @@
+from html.parser import HTMLParser
+
 import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from liveblog.asgi import application
-from updates.sanitize import sanitize_body
+from updates.sanitize import ALLOWED_ATTRIBUTES, ALLOWED_TAGS, ALLOWED_URL_SCHEMES, sanitize_body
 from updates.services import entry_publish, entry_update
 
 HOSTILE = [
@@ -110,3 +114,42 @@ def test_a_paste_from_a_word_processor_comes_out_clean():
         '<font face="Arial">plain</font>'
     )
     assert sanitize_body(pasted) == ("<p><b>Turnout</b> was <i>46.2%</i></p><p>· first</p>plain")
+
+
+HTML_PIECES = st.one_of(
+    st.sampled_from(
+        [
+            "<p>", "</p>", "<script>", "</script>", "<a href='javascript:x()'>",
+            '<a href="https://ok.example">', "</a>", "<img src=x onerror=alert(1)>",
+            "<img src='data:image/png;base64,AA' alt=x>", "<iframe src=//evil>", "<style>",
+            "</style>", "<b onclick=x>", "<svg onload=x>", "<!--", "-->", "<h2>", "</h2>",
+            "<blockquote>", "<ol start=3>", "<li>", "<math>", "<form>", "<object data=x>",
+            "<a href=' jav&#x09;ascript:x'>", "<p style='x:expression(1)'>", "&lt;", "<",
+        ]
+    ),
+    st.text(max_size=12),
+)  # fmt: skip
+
+
+class Collector(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, list[tuple[str, str | None]]]] = []
+
+    def handle_starttag(self, tag, attrs) -> None:
+        self.tags.append((tag, attrs))
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(HTML_PIECES, max_size=25).map("".join))
+def test_sanitised_html_holds_only_allowed_tags_attributes_and_schemes(html):
+    cleaned = sanitize_body(html)
+    parser = Collector()
+    parser.feed(cleaned)
+    for tag, attrs in parser.tags:
+        assert tag in ALLOWED_TAGS, cleaned
+        for name, value in attrs:
+            assert name in ALLOWED_ATTRIBUTES.get(tag, set()) | {"rel"}, cleaned
+            if name in {"href", "src"} and value and ":" in value.split("/")[0]:
+                assert value.split(":")[0].lower() in ALLOWED_URL_SCHEMES, cleaned
+    assert sanitize_body(cleaned) == cleaned  # idempotent
