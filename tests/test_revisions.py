@@ -1,4 +1,5 @@
 import threading
+import time
 
 import pytest
 from django.db import connection
@@ -163,3 +164,41 @@ def test_a_save_from_an_older_version_is_refused(event, make_entry):
     with pytest.raises(EditConflict) as conflict:
         entry_update(entry=entry, changes={"headline": "Second"}, expected_version=1)
     assert conflict.value.current.headline == "First"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_change_that_took_its_revision_first_commits_first(event, journalist):
+    # A reader's "changes since R" must never skip a slower transaction: the one that
+    # took R+1 cannot commit before the one that took R (it waits for the event lock).
+    from django.db import transaction
+
+    order: list[str] = []
+    first_has_its_revision = threading.Event()
+
+    def slow_first() -> None:
+        try:
+            with transaction.atomic():
+                entry_publish(event=event, author=journalist, headline="Slow", body="<p>1</p>")
+                first_has_its_revision.set()
+                time.sleep(0.5)  # still uncommitted, holding revision 1
+                order.append("slow committed")
+        finally:
+            connection.close()
+
+    def quick_second() -> None:
+        try:
+            first_has_its_revision.wait(timeout=10)
+            entry_publish(event=event, author=journalist, headline="Quick", body="<p>2</p>")
+            order.append("quick committed")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=slow_first), threading.Thread(target=quick_second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert order == ["slow committed", "quick committed"]
+    revisions = dict(Entry.objects.values_list("headline", "revision"))
+    assert revisions == {"Slow": 1, "Quick": 2}
