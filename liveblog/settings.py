@@ -116,6 +116,9 @@ CACHES = caches(REDIS_URL)
 
 # How often a reader whose websocket cannot connect asks for changes instead.
 LIVE_POLL_SECONDS = env_int("LIVE_POLL_SECONDS", 15)
+# How often connected readers are told the revision (and each process renews its
+# channel-layer subscriptions); DESIGN.md promises every 20 to 30 seconds.
+LIVE_HEARTBEAT_SECONDS = env_int("LIVE_HEARTBEAT_SECONDS", 25)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -24,9 +24,6 @@ logger = logging.getLogger(__name__)
 MESSAGE_TYPE = "liveblog.frame"
 # A journalist's save must not wait on a slow or frozen channel layer for long.
 PUBLISH_TIMEOUT_SECONDS = 2.0
-# Group membership expires on Redis (group_expiry) and vanishes if Redis restarts or
-# is flushed; re-joining now and then keeps this process subscribed either way.
-REJOIN_INTERVAL_SECONDS = 60.0
 
 # Daphne (Twisted) only buffers a send until the event loop turns: without a turn now
 # and then, no reader gets a byte before the last one's frame is buffered. Turning
@@ -81,6 +78,11 @@ def local_reader_counts_everywhere() -> dict[int, int]:
         for event_id, readers in list(hub.readers.items()):
             counts[event_id] = counts.get(event_id, 0) + len(readers)
     return counts
+
+
+async def rejoin() -> None:
+    """Renew this process's subscriptions (see Hub.rejoin)."""
+    await _hub().rejoin()
 
 
 async def send_local(event_id: int, frame: str) -> None:
@@ -144,10 +146,7 @@ class Hub:
         async with self._lock:
             if self._channel is None:
                 self._channel = await self.layer.new_channel()
-                self._tasks = [
-                    asyncio.create_task(self._receive_forever()),
-                    asyncio.create_task(self._rejoin_forever()),
-                ]
+                self._tasks = [asyncio.create_task(self._receive_forever())]
             if event_id not in self.readers:
                 await self.layer.group_add(group_name(event_id), self._channel)
                 self.readers[event_id] = set()
@@ -193,14 +192,14 @@ class Hub:
             failing = False
             await self.fan_out(message["event"], message["revision"], message["frame"])
 
-    async def _rejoin_forever(self) -> None:
-        while True:
-            await asyncio.sleep(REJOIN_INTERVAL_SECONDS)
-            for event_id in list(self.readers):
-                try:
-                    await self.layer.group_add(group_name(event_id), self._channel)
-                except Exception:
-                    logger.warning("Could not renew the subscription to event %s", event_id)
+    async def rejoin(self) -> None:
+        """Join every group again: membership expires on Redis (group_expiry) and
+        vanishes if Redis restarts or is flushed. Called with each heartbeat."""
+        for event_id in list(self.readers):
+            try:
+                await self.layer.group_add(group_name(event_id), self._channel)
+            except Exception:
+                logger.warning("Could not renew the subscription to event %s", event_id)
 
 
 _hubs: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Hub]" = weakref.WeakKeyDictionary()

@@ -1,17 +1,19 @@
 """Every so often, tell each reader the event's current revision.
 
 The channel layer delivers at most once, and Redis forgets group members when it
-restarts: a reader whose change was lost sees the heartbeat's revision run ahead of
-its own and catches up, while still connected. One query per process per beat,
-whatever the number of readers.
+restarts or is flushed: each beat renews this process's subscriptions, and a reader
+whose change was lost sees the heartbeat's revision run ahead of its own and catches
+up, while still connected. One query per process per beat, whatever the number of
+readers.
 """
 
 from channels.db import database_sync_to_async
+from django.conf import settings
 
 from updates import broadcast, delivery
 from updates.models import Event
 
-HEARTBEAT_SECONDS = 25.0
+HEARTBEAT_SECONDS = settings.LIVE_HEARTBEAT_SECONDS
 
 
 @database_sync_to_async
@@ -23,5 +25,6 @@ async def beat() -> None:
     event_ids = delivery.local_event_ids()
     if not event_ids:
         return
+    await delivery.rejoin()
     for event_id, revision in await _revisions(event_ids):
         await delivery.send_local(event_id, broadcast.heartbeat_frame(revision))
