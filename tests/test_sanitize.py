@@ -3,7 +3,7 @@ from html.parser import HTMLParser
 import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from liveblog.asgi import application
@@ -140,8 +140,9 @@ class Collector(HTMLParser):
         self.tags.append((tag, attrs))
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(st.lists(HTML_PIECES, max_size=25).map("".join))
+@example("<p><object data=x><p>")  # once cleaned to <p><p></p></p>, which cleans differently
 def test_sanitised_html_holds_only_allowed_tags_attributes_and_schemes(html):
     cleaned = sanitize_body(html)
     parser = Collector()

@@ -33,6 +33,19 @@ ALLOWED_URL_SCHEMES = {"http", "https", "mailto"}
 
 def sanitize_body(html: str) -> str:
     """Keep the tags a journalist writes with; drop anything that could run script."""
+    cleaned = _clean(html)
+    # nh3 can leave markup that parses differently a second time (a <p> left inside a
+    # <p> once the element between them is dropped): clean until nothing changes, so
+    # that saving a body again never changes it.
+    for _ in range(3):
+        again = _clean(cleaned)
+        if again == cleaned:
+            break
+        cleaned = again
+    return cleaned
+
+
+def _clean(html: str) -> str:
     return nh3.clean(
         html,
         tags=ALLOWED_TAGS,
