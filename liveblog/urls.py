@@ -12,6 +12,7 @@ urlpatterns = [
     path("live/<slug:slug>/", views.live, name="live"),
     path("live/<slug:slug>/entries/<int:entry_id>/", views.entry, name="entry"),
     path("healthz", api.health, name="health"),
+    path("api/openapi.yaml", api.openapi, name="api-openapi"),
     path("api/events/<slug:slug>/", api.event_detail, name="api-event"),
     path("api/events/<slug:slug>/entries/", api.entry_list, name="api-entries"),
     path("api/events/<slug:slug>/changes/", api.change_list, name="api-changes"),

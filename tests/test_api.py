@@ -220,6 +220,8 @@ def test_an_unknown_event_gets_a_json_404(client, db, url):
 def test_the_api_only_reads(client, event):
     response = client.post(ENTRIES_URL, {"headline": "Sneaky"})
     assert response.status_code == 405
+    assert response["Allow"] == "GET, HEAD"
+    assert response.json() == {"error": "POST is not allowed: this API only reads"}
 
 
 def test_the_health_check_answers_without_touching_the_database(

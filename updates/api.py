@@ -3,7 +3,9 @@
 from functools import wraps
 
 import orjson
+from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
 from updates.forms import ChangesForm, EntryPageForm, first_error
@@ -20,17 +22,30 @@ def error(reason: str, status: int = 400) -> HttpResponse:
 
 
 def json_api(view):
-    """GET only, and an unknown event is a JSON 404 rather than an HTML page."""
+    """Read only, with every refusal in JSON: another method is a 405, an unknown event
+    a 404. Exempt from CSRF, which guards writes: there are none here, and a POST
+    should hear 405, not the CSRF middleware's HTML 403."""
 
-    @require_GET
+    @csrf_exempt
     @wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if request.method not in ("GET", "HEAD"):
+            response = error(f"{request.method} is not allowed: this API only reads", status=405)
+            response["Allow"] = "GET, HEAD"
+            return response
         try:
             return view(request, *args, **kwargs)
         except Http404:
             return error("no such event or entry", status=404)
 
     return wrapper
+
+
+@require_GET
+def openapi(request: HttpRequest) -> HttpResponse:
+    """This API's OpenAPI document, for integrators and their tools."""
+    document = (settings.BASE_DIR / "docs" / "openapi.yaml").read_bytes()
+    return HttpResponse(document, content_type="application/yaml")
 
 
 @require_GET
