@@ -3,7 +3,7 @@
 from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS
 
-from updates.selectors import Cursor
+from updates.selectors import PAGE_SIZE, Cursor
 
 
 class CursorField(forms.Field):
@@ -25,7 +25,7 @@ class EntryPageForm(forms.Form):
     limit = forms.IntegerField(required=False, min_value=1, max_value=100)
 
     def clean_limit(self) -> int:
-        return self.cleaned_data["limit"] or 20
+        return self.cleaned_data["limit"] or PAGE_SIZE
 
     def clean(self) -> dict:
         data = super().clean()

@@ -11,7 +11,6 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.template.loader import render_to_string
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from django_prose_editor.fields import ProseEditorFormField
@@ -19,6 +18,7 @@ from django_prose_editor.fields import ProseEditorFormField
 from updates import presence
 from updates.models import Entry, Event
 from updates.sanitize import sanitize_body
+from updates.serialize import render_entry_card
 from updates.services import (
     default_byline,
     entry_delete,
@@ -168,7 +168,7 @@ def preview(request: HttpRequest, event_id: int) -> HttpResponse:
     # Not saved: the card's permalink needs some id, and 0 is never one.
     entry.pk = 0
     entry.body = sanitize_body(entry.body)
-    return HttpResponse(render_to_string("updates/_entry.html", {"entry": entry}))
+    return HttpResponse(render_entry_card(entry))
 
 
 @require_GET

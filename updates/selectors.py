@@ -110,7 +110,11 @@ def entry_pinned(*, event: Event) -> list[Entry]:
 
 
 def entry_page(
-    *, event: Event, cursor: Cursor | None = None, oldest_first: bool = False, limit: int = 20
+    *,
+    event: Event,
+    cursor: Cursor | None = None,
+    oldest_first: bool = False,
+    limit: int = PAGE_SIZE,
 ) -> EntryPage:
     """The visible entries after the cursor, newest first unless oldest_first. One query."""
     entries = Entry.objects.visible().filter(event=event)
