@@ -1,5 +1,9 @@
-def channel_layers(redis_url: str) -> dict:
-    """CHANNEL_LAYERS for one process (in memory) or for many sharing Redis."""
+def channel_layers(redis_url: str, *, group_expiry: int = 86400) -> dict:
+    """CHANNEL_LAYERS for one process (in memory) or for many sharing Redis.
+
+    group_expiry: seconds a process's group membership lasts on Redis unless renewed
+    (each heartbeat renews it, see updates/delivery.py).
+    """
     if not redis_url:
         return {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     return {
@@ -24,6 +28,7 @@ def channel_layers(redis_url: str) -> dict:
                 # Each process receives on one channel (see updates/delivery.py), so
                 # its queue holds a burst of changes to every event it serves.
                 "capacity": 1000,
+                "group_expiry": group_expiry,
             },
         }
     }

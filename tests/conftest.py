@@ -1,16 +1,27 @@
 import os
 import shutil
-import socket
 import subprocess
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 import redis
+from django.conf import settings
 from django.contrib.auth.models import Group, Permission, User
 from django.core.management import call_command
+from django.db import connection
 
 from liveblog.layers import channel_layers
+from tests.servers import (
+    SECRET_KEY,
+    SERVERS,
+    DaphneServer,
+    RestartableServer,
+    daphne_start,
+    database_url,
+    free_port,
+    wait_for,
+)
 from updates.models import Entry, Event, JournalistProfile
 from updates.roles import groups_create
 from updates.services import entry_publish, event_create
@@ -37,27 +48,8 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix) -
     # their test, or PostgreSQL refuses to drop the test database at the end.
     from django.db import connections
 
-    for connection in connections.all():
-        connection.settings_dict["CONN_MAX_AGE"] = 0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for(check, *, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if check():
-                return
-        except Exception:
-            pass
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{what} did not happen within {timeout} s")
-        time.sleep(0.05)
+    for each in connections.all():
+        each.settings_dict["CONN_MAX_AGE"] = 0
 
 
 @pytest.fixture(scope="session")
@@ -138,3 +130,103 @@ def make_entry(event: Event, journalist: User):
         return entry_publish(event=event, author=journalist, **(fields | overrides))
 
     return make
+
+
+# Daphne processes (tests/servers.py) ----------------------------------------------
+
+
+@pytest.fixture
+def daphne_settings() -> dict[str, str]:
+    """Extra environment for the tests' Daphne processes. A test module overrides this
+    fixture to change a setting, e.g. {"LIVE_POLL_SECONDS": "1"}."""
+    return {}
+
+
+@pytest.fixture
+def daphne_env(transactional_db, redis_url: str, daphne_settings) -> dict[str, str]:
+    """Settings for Daphne: this process's test database, Redis, production-like settings."""
+    # The code under test, even where the virtualenv's editable install points elsewhere.
+    pythonpath = os.pathsep.join(
+        filter(None, [str(settings.BASE_DIR), os.environ.get("PYTHONPATH")])
+    )
+    return (
+        os.environ
+        | {
+            "DJANGO_SETTINGS_MODULE": "liveblog.settings",
+            "DATABASE_URL": database_url(connection.settings_dict),
+            "REDIS_URL": redis_url,
+            "DEBUG": "false",
+            # Plain HTTP on 127.0.0.1: no HTTPS redirect, no secure-only cookies.
+            "HTTPS": "false",
+            "SECRET_KEY": SECRET_KEY,
+            "ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "PYTHONPATH": pythonpath,
+            "PYTHONUNBUFFERED": "1",
+        }
+        | daphne_settings
+    )
+
+
+def _serve(
+    request: pytest.FixtureRequest, name: str, env: dict, tmp_path: Path
+) -> Iterator[DaphneServer]:
+    server = daphne_start(name, env, tmp_path)
+    request.node.stash.setdefault(SERVERS, []).append(server)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def reader_server(request, daphne_env, tmp_path) -> Iterator[DaphneServer]:
+    """The Daphne process readers' pages and websockets talk to."""
+    yield from _serve(request, "reader", daphne_env, tmp_path)
+
+
+@pytest.fixture
+def newsroom_server(request, daphne_env, tmp_path) -> Iterator[DaphneServer]:
+    """Another Daphne process, for the journalist's admin."""
+    yield from _serve(request, "newsroom", daphne_env, tmp_path)
+
+
+@pytest.fixture
+def restartable_reader_server(request, daphne_env, tmp_path) -> Iterator[RestartableServer]:
+    """The readers' Daphne, which the test may stop and start again (same port)."""
+    restartable = RestartableServer(request, "reader", daphne_env, tmp_path)
+    try:
+        yield restartable
+    finally:
+        restartable.stop()
+
+
+TIMINGS = pytest.StashKey[list[tuple[str, float]]]()
+
+
+@pytest.fixture
+def timings(request: pytest.FixtureRequest) -> Callable[[str, float], None]:
+    """note(what, seconds): printed by the test and listed at the end of the run."""
+    notes = request.config.stash.setdefault(TIMINGS, [])
+
+    def note(what: str, seconds: float) -> None:
+        print(f"{what}: {seconds:.2f} s")
+        notes.append((f"{request.node.module.__name__.rsplit('.', 1)[-1]}: {what}", seconds))
+
+    return note
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:
+    notes = config.stash.get(TIMINGS, [])
+    if notes:
+        terminalreporter.section("timings: browser, fault and load tests")
+        for what, seconds in notes:
+            terminalreporter.write_line(f"{seconds:6.2f} s  {what}")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call):
+    report = yield
+    if report.failed:
+        for server in item.stash.get(SERVERS, []):
+            report.sections.append((f"Daphne {server.name} at {server.url}", server.log()))
+    return report
