@@ -1,11 +1,21 @@
 """The one shape of events and entries on the wire: the API, the websocket and the page."""
 
+import logging
 from datetime import UTC, datetime
 from typing import TypedDict
 
+import orjson
+from django.core.cache import cache
 from django.template.loader import render_to_string
 
 from updates.models import Entry, Event
+from updates.selectors import EntryPage
+
+logger = logging.getLogger(__name__)
+
+# An entry's encoding never changes (its key names its version); this only bounds how
+# long entries nobody pages to are kept.
+ENTRY_JSON_CACHE_SECONDS = 600
 
 
 class EntryDict(TypedDict):
@@ -67,6 +77,51 @@ def entry_to_dict(entry: Entry) -> EntryDict:
         "url": entry.get_absolute_url(),
         "html": render_entry_card(entry),
     }
+
+
+def entry_json_key(entry: Entry) -> str:
+    """Names the entry exactly as readers would see it: every save takes a new version,
+    the permalink holds the event's slug, and the event's creation time tells a database
+    started afresh (whose ids begin again) from the one an old answer came from. Needs
+    entry.event loaded."""
+    event = entry.event
+    return (
+        f"liveblog:entry-json:{event.pk}:{event.created_at.timestamp()}:{event.slug}:"
+        f"{entry.pk}:{entry.version}:{entry.revision}"
+    )
+
+
+def entries_json(entries: list[Entry]) -> list[orjson.Fragment]:
+    """Each entry as orjson encodes entry_to_dict(), rendered once per version of the entry
+    whichever page it is on: one get_many for the lot, and one set_many for those the
+    cache lacked. Rendering a card is most of what a page costs; a cache that fails is
+    skipped, not waited for."""
+    keyed = {entry_json_key(entry): entry for entry in entries}
+    try:
+        cached = cache.get_many(keyed)
+    except Exception:
+        logger.warning("Cache unavailable; rendering entries without it", exc_info=True)
+        cached = {}
+    rendered = {
+        key: orjson.dumps(entry_to_dict(entry)) for key, entry in keyed.items() if key not in cached
+    }
+    if rendered:
+        try:
+            cache.set_many(rendered, ENTRY_JSON_CACHE_SECONDS)
+        except Exception:
+            logger.warning("Cache unavailable; entries not kept", exc_info=True)
+    return [orjson.Fragment(cached[key] if key in cached else rendered[key]) for key in keyed]
+
+
+def entry_page_json(page: EntryPage, *, revision: int) -> bytes:
+    """The API's page of entries, encoded (see docs/api.md)."""
+    return orjson.dumps(
+        {
+            "entries": entries_json(page.entries),
+            "next": page.next.encode() if page.next else None,
+            "revision": revision,
+        }
+    )
 
 
 def tombstone_to_dict(entry: Entry) -> TombstoneDict:
