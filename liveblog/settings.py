@@ -4,11 +4,13 @@ With nothing set, the app runs on the embedded default: SQLite and the in-memory
 channel layer, in debug mode, for one process on one machine.
 """
 
+import ipaddress
 import os
 from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.csp import CSP
 
 from liveblog.env import env_bool, env_int, env_list, env_str
 from liveblog.layers import caches, channel_layers
@@ -39,6 +41,46 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if HTTPS else None
 # /healthz answers the proxy's plain-HTTP health check.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 
+# The other headers SecurityMiddleware and XFrameOptionsMiddleware send, set here on
+# purpose (tests/test_security_headers.py holds them):
+SECURE_CONTENT_TYPE_NOSNIFF = True
+# Choice: no other site sees our addresses (the desk's event ids, the live page's
+# cursors); links in entries also carry rel="noreferrer" (updates/sanitize.py).
+SECURE_REFERRER_POLICY = "same-origin"
+# Choice: no window of another site keeps a handle on ours; the admin's popups are
+# same-origin, so they keep theirs.
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+# Nothing frames our pages: the desk's preview is an iframe whose document is srcdoc
+# (static/desk.js), not a response of ours. Old browsers read this, new ones
+# frame-ancestors below.
+X_FRAME_OPTIONS = "DENY"
+
+# Content-Security-Policy on every response, static files included (the middleware sits
+# before whitenoise). Templates mark their <script> and <link> tags with
+# {% csp_nonce_attr %}, and widget media with {% csp_nonce_attr media %}.
+# check --deploy does not notice a missing policy: tests/test_security_headers.py does.
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF, CSP.NONCE],
+    # The nonce: the admin's changelist writes one <style> with it. The hash: the
+    # <style data-tiptap-style> the desk's rich-text editor (django-prose-editor's Tiptap)
+    # adds to the page, with no way to hand it a nonce. Its text is a constant of
+    # django_prose_editor/static/django_prose_editor/editor.js; a test recomputes the
+    # hash from the installed file, so an upgrade that changes it fails there first.
+    # No 'unsafe-inline': style="" attributes are refused, and no template writes one.
+    "style-src": [CSP.SELF, CSP.NONCE, "'sha256-PlumsSlvJ7vvWzjqibGAYKq92O3y/4JTxWWsWJvyUYA='"],
+    # Entry bodies may show images from anywhere over http(s) (updates/sanitize.py);
+    # data: only for the pages' empty favicon (templates/base.html).
+    "img-src": [CSP.SELF, "data:", "https:", "http:"],
+    # The live page's websocket and the API: CSP3 'self' matches ws: and wss: on the
+    # page's own host (tests/browser/test_content_security_policy.py proves it).
+    "connect-src": [CSP.SELF],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.NONE],
+    "form-action": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+}
+
 INSTALLED_APPS = [
     # daphne first: its runserver replaces Django's with an ASGI one.
     "daphne",
@@ -56,6 +98,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Before whitenoise, so that static files carry the policy too.
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -78,6 +122,8 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                # csp_nonce, read by {% csp_nonce_attr %}.
+                "django.template.context_processors.csp",
             ],
         },
     },
@@ -121,6 +167,28 @@ LIVE_POLL_SECONDS = env_int("LIVE_POLL_SECONDS", 15)
 # How often connected readers are told the revision (and each process renews its
 # channel-layer subscriptions); DESIGN.md promises every 20 to 30 seconds.
 LIVE_HEARTBEAT_SECONDS = env_int("LIVE_HEARTBEAT_SECONDS", 25)
+
+# Rate limits per client address (updates/ratelimit.py), shared by every process through
+# the cache; 0 turns one off (benchmarks from one address). One reader's page asks the API
+# at most ~15 times a minute (polling every 15 s while its socket is down, catch-ups,
+# quick "Load more" clicks) and opens at most ~7 sockets in a minute of outage (backoff
+# from 1 s to 30 s). Readers behind one newsroom or mobile NAT share an address, so the
+# defaults leave room for about 40 such readers at full tilt, or 150 polling, or 300 all
+# reconnecting after a restart; a script looping on the API or the socket is stopped
+# within seconds.
+RATE_LIMIT_API_PER_MINUTE = env_int("RATE_LIMIT_API_PER_MINUTE", 600)
+RATE_LIMIT_SOCKET_CONNECTS_PER_MINUTE = env_int("RATE_LIMIT_SOCKET_CONNECTS_PER_MINUTE", 300)
+# The proxies in front of Daphne (IPs or CIDR networks) whose X-Forwarded-For is believed;
+# anyone else's is ignored. Daphne's own --proxy-headers believes the left-most address,
+# which the client writes: leave it off.
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", default=[])
+for _proxy in TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"TRUSTED_PROXIES: {_proxy!r} is not an IP address or network"
+        ) from None
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
