@@ -10,7 +10,7 @@ run: $(VENV)/.run-installed
 	$(BIN)/python manage.py collectstatic --noinput -v0
 	$(BIN)/python manage.py load_demo
 	@echo "Serving http://127.0.0.1:8000/ (Ctrl+C stops)"
-	$(BIN)/daphne -b 127.0.0.1 -p 8000 liveblog.asgi:application
+	$(BIN)/python -m liveblog.server -b 127.0.0.1 -p 8000 liveblog.asgi:application
 
 test: $(VENV)/.test-installed
 	$(BIN)/python -m pytest

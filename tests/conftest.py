@@ -143,6 +143,13 @@ def daphne_settings() -> dict[str, str]:
 
 
 @pytest.fixture
+def daphne_options() -> list[str]:
+    """Extra command-line options for the tests' Daphne processes, over liveblog/server.py's
+    limits. A test module overrides this fixture, e.g. ["--ping-interval", "1"]."""
+    return []
+
+
+@pytest.fixture
 def daphne_env(transactional_db, redis_url: str, daphne_settings) -> dict[str, str]:
     """Settings for Daphne: this process's test database, Redis, production-like settings."""
     # The code under test, even where the virtualenv's editable install points elsewhere.
@@ -168,9 +175,9 @@ def daphne_env(transactional_db, redis_url: str, daphne_settings) -> dict[str, s
 
 
 def _serve(
-    request: pytest.FixtureRequest, name: str, env: dict, tmp_path: Path
+    request: pytest.FixtureRequest, name: str, env: dict, tmp_path: Path, options: list[str]
 ) -> Iterator[DaphneServer]:
-    server = daphne_start(name, env, tmp_path)
+    server = daphne_start(name, env, tmp_path, options=options)
     request.node.stash.setdefault(SERVERS, []).append(server)
     try:
         yield server
@@ -179,21 +186,23 @@ def _serve(
 
 
 @pytest.fixture
-def reader_server(request, daphne_env, tmp_path) -> Iterator[DaphneServer]:
+def reader_server(request, daphne_env, daphne_options, tmp_path) -> Iterator[DaphneServer]:
     """The Daphne process readers' pages and websockets talk to."""
-    yield from _serve(request, "reader", daphne_env, tmp_path)
+    yield from _serve(request, "reader", daphne_env, tmp_path, daphne_options)
 
 
 @pytest.fixture
-def newsroom_server(request, daphne_env, tmp_path) -> Iterator[DaphneServer]:
+def newsroom_server(request, daphne_env, daphne_options, tmp_path) -> Iterator[DaphneServer]:
     """Another Daphne process, for the journalist's admin."""
-    yield from _serve(request, "newsroom", daphne_env, tmp_path)
+    yield from _serve(request, "newsroom", daphne_env, tmp_path, daphne_options)
 
 
 @pytest.fixture
-def restartable_reader_server(request, daphne_env, tmp_path) -> Iterator[RestartableServer]:
+def restartable_reader_server(
+    request, daphne_env, daphne_options, tmp_path
+) -> Iterator[RestartableServer]:
     """The readers' Daphne, which the test may stop and start again (same port)."""
-    restartable = RestartableServer(request, "reader", daphne_env, tmp_path)
+    restartable = RestartableServer(request, "reader", daphne_env, tmp_path, daphne_options)
     try:
         yield restartable
     finally:

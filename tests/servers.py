@@ -5,12 +5,14 @@ file that a failed test's report shows. The fixtures that start them are in
 tests/conftest.py.
 """
 
+import signal
 import socket
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
@@ -61,9 +63,10 @@ def database_url(db: dict) -> str:
     raise RuntimeError(f"The browser tests do not know how to share a {db['ENGINE']} database")
 
 
-def daphne_command() -> list[str]:
-    script = Path(sys.executable).with_name("daphne")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "daphne"]
+def daphne_command(options: Sequence[str] = ()) -> list[str]:
+    """Daphne as production runs it (liveblog/server.py: its limits), plus any options
+    a test changes, e.g. ["--ping-interval", "1"]; the last one given wins."""
+    return [sys.executable, "-m", "liveblog.server", *options]
 
 
 @dataclass
@@ -83,8 +86,22 @@ class DaphneServer:
         except FileNotFoundError:
             return "(no log)"
 
+    def freeze(self) -> None:
+        """SIGSTOP: the process keeps its sockets open and answers nothing, as a hung
+        host would; the kernel still completes TCP handshakes on its listening port."""
+        self.process.send_signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        self.process.send_signal(signal.SIGCONT)
+
+    def kill(self) -> None:
+        """SIGKILL: no close frames, no cleanup, as a crash or the OOM killer."""
+        self.process.kill()
+        self.process.wait(timeout=SERVER_STOP_SECONDS)
+
     def stop(self) -> None:
         if self.process.poll() is None:
+            self.thaw()  # a frozen process would hold SIGTERM until thawed
             self.process.terminate()
             try:
                 self.process.wait(timeout=SERVER_STOP_SECONDS)
@@ -132,7 +149,11 @@ def _wait_until_serving(server: DaphneServer) -> None:
 
 
 def daphne_start(
-    name: str, env: dict[str, str], log_dir: Path, port: int | None = None
+    name: str,
+    env: dict[str, str],
+    log_dir: Path,
+    port: int | None = None,
+    options: Sequence[str] = (),
 ) -> DaphneServer:
     """Daphne on a free port, or on `port` (to restart a server where its readers expect it)."""
     fixed_port = port
@@ -141,7 +162,7 @@ def daphne_start(
         log_path = log_dir / f"daphne-{name}-{port}.log"
         with log_path.open("wb") as log:
             process = subprocess.Popen(
-                [*daphne_command(), "-b", "127.0.0.1", "-p", str(port), ASGI_APPLICATION],
+                [*daphne_command(options), "-b", "127.0.0.1", "-p", str(port), ASGI_APPLICATION],
                 cwd=settings.BASE_DIR,
                 env=env,
                 stdin=subprocess.DEVNULL,
@@ -170,10 +191,18 @@ class RestartableServer:
     """A Daphne process the test stops and starts again on the same port, as a deploy or
     a crash would: its readers' pages keep the address they were loaded from."""
 
-    def __init__(self, request: pytest.FixtureRequest, name: str, env: dict, log_dir: Path):
+    def __init__(
+        self,
+        request: pytest.FixtureRequest,
+        name: str,
+        env: dict,
+        log_dir: Path,
+        options: Sequence[str] = (),
+    ):
         self._request, self.name, self._env, self._log_dir = request, name, env, log_dir
+        self._options = options
         self.restarts = 0
-        self.server = self._track(daphne_start(name, env, log_dir))
+        self.server = self._track(daphne_start(name, env, log_dir, options=options))
 
     def _track(self, server: DaphneServer) -> DaphneServer:
         self._request.node.stash.setdefault(SERVERS, []).append(server)
@@ -183,8 +212,15 @@ class RestartableServer:
     def url(self) -> str:
         return self.server.url
 
+    @property
+    def port(self) -> int:
+        return self.server.port
+
     def stop(self) -> None:
         self.server.stop()
+
+    def kill(self) -> None:
+        self.server.kill()
 
     def start(self) -> None:
         """Start it again on its port; returns once it serves pages."""
@@ -195,5 +231,6 @@ class RestartableServer:
                 self._env,
                 self._log_dir,
                 port=self.server.port,
+                options=self._options,
             )
         )
