@@ -20,6 +20,13 @@
   var RECONNECT_BASE_MS = 1000;
   var RECONNECT_CAP_MS = 30000;
   var POLL_MS = config.pollSeconds * 1000;
+  // The server sends a heartbeat every 20 to 30 s (DESIGN.md); the page learns the
+  // actual interval from the gap between two heartbeats on one socket.
+  var HEARTBEAT_MAX_MS = 30000;
+  // A socket with no frame for this many heartbeats is dead, even if the browser
+  // still calls it open: a half-open connection (a server frozen, a network path
+  // gone without a reset) never tells the browser, nor does a handshake left hanging.
+  var SILENT_HEARTBEATS = 2.5;
 
   // ---- Times -------------------------------------------------------------------------
 
@@ -261,6 +268,10 @@
   });
 
   var socket = null;
+  var heartbeatMs = (config.heartbeatSeconds || HEARTBEAT_MAX_MS / 1000) * 1000;
+  var lastHeartbeatAt = 0; // on this socket
+  var lastFrameAt = 0;
+  var silenceTimer = null;
   var attempts = 0;
   var reconnectTimer = null;
   var retries = 0; // catch-ups failed in a row while connected
@@ -296,13 +307,46 @@
     return ceiling / 2 + (Math.random() * ceiling) / 2;
   }
 
+  function noteHeartbeat(now) {
+    // Heartbeats come at most once a second (the setting is in whole seconds): a
+    // shorter gap is two of them bunched up behind a stall, not the interval.
+    if (lastHeartbeatAt) {
+      heartbeatMs = Math.min(Math.max(now - lastHeartbeatAt, 1000), HEARTBEAT_MAX_MS);
+    }
+    lastHeartbeatAt = now;
+    watchSilence(); // against the limit the interval just learnt sets
+  }
+
+  // Checks that the socket is still heard from; started with each socket.
+  function watchSilence() {
+    clearTimeout(silenceTimer);
+    var limit = SILENT_HEARTBEATS * heartbeatMs;
+    var silent = Date.now() - lastFrameAt;
+    if (silent < limit) {
+      silenceTimer = setTimeout(watchSilence, limit - silent);
+      return;
+    }
+    silenceTimer = null;
+    console.warn("No word from the server for " + silent + " ms; reconnecting");
+    var dead = socket;
+    dropped({ code: 1006 });
+    // Its close may never complete; nothing it does from now on concerns the page.
+    dead.onmessage = dead.onclose = null;
+    dead.close();
+  }
+
   function connect() {
     reconnectTimer = null;
     if (stopped) return;
     var scheme = location.protocol === "https:" ? "wss://" : "ws://";
     socket = new WebSocket(scheme + location.host + config.socketPath);
+    lastFrameAt = Date.now();
+    lastHeartbeatAt = 0;
+    watchSilence();
     socket.onmessage = function (message) {
       var data = JSON.parse(message.data);
+      lastFrameAt = Date.now();
+      if (data.type === "heartbeat") noteHeartbeat(lastFrameAt);
       // Live once the server has said hello, not when the socket opens: a server that
       // accepts and then fails (its database down) must not reset the backoff, stop
       // the polling or show "Live" on every try.
@@ -313,18 +357,22 @@
       }
       feed.receive(data).catch(noteFailure);
     };
-    socket.onclose = function (event) {
-      socket = null;
-      if (event.code === 4410) {
-        feed.catchUp().catch(noteFailure); // brings the "ended" state
-        return stop();
-      }
-      if (event.code === 4004 || stopped) return stop();
-      setConnection("reconnecting", navigator.onLine === false ? "Updates paused" : "Reconnecting…");
-      startPolling();
-      // Forever, at most every 30 s.
-      reconnectTimer = setTimeout(connect, backoff(attempts++));
-    };
+    socket.onclose = dropped;
+  }
+
+  function dropped(event) {
+    socket = null;
+    clearTimeout(silenceTimer);
+    silenceTimer = null;
+    if (event.code === 4410) {
+      feed.catchUp().catch(noteFailure); // brings the "ended" state
+      return stop();
+    }
+    if (event.code === 4004 || stopped) return stop();
+    setConnection("reconnecting", navigator.onLine === false ? "Updates paused" : "Reconnecting…");
+    startPolling();
+    // Forever, at most every 30 s.
+    reconnectTimer = setTimeout(connect, backoff(attempts++));
   }
 
   // While the socket is down (blocked by a proxy, or the server is away), ask for
@@ -348,6 +396,7 @@
     stopPolling();
     clearTimeout(reconnectTimer);
     clearTimeout(retryTimer);
+    clearTimeout(silenceTimer);
     if (socket) socket.close();
     connection.hidden = true;
   }

@@ -1,0 +1,186 @@
+"""Fault fixtures: a private redis-server per test that the test can kill, restart,
+freeze or pause, and helpers for raw websocket readers.
+
+The Daphne fixtures (tests/conftest.py) take their Redis from `redis_url`, which this
+module overrides with the test's own server; the Chromium fixtures come from
+tests/browser/conftest.py.
+"""
+
+import asyncio
+import base64
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import orjson
+import pytest
+import redis
+import websockets
+
+from tests.browser.conftest import (  # noqa: F401  (fixtures used by the fault tests)
+    browser,
+    desk,
+    earlier_entry,
+    newsroom,
+    reader,
+    restartable_reader,
+)
+from tests.servers import free_port, wait_for
+
+REDIS_START_SECONDS = 10.0
+REDIS_STOP_SECONDS = 5.0
+
+
+class RedisServer:
+    """A redis-server of the test's own, on a port that stays the same across restarts."""
+
+    def __init__(self, log_dir: Path) -> None:
+        self.port = free_port()
+        self.log_path = log_dir / f"redis-{self.port}.log"
+        self.process: subprocess.Popen | None = None
+        self.start()
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def client(self) -> redis.Redis:
+        return redis.Redis.from_url(self.url, socket_timeout=2)
+
+    def start(self) -> None:
+        """Start it (empty: nothing is saved) and return once it answers."""
+        executable = shutil.which("redis-server")
+        assert executable, "needs redis-server: apt-get install redis-server"
+        for attempt in range(10):
+            with self.log_path.open("ab") as log:
+                self.process = subprocess.Popen(
+                    [executable, "--bind", "127.0.0.1", "--port", str(self.port)]
+                    + ["--save", "", "--appendonly", "no"],
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+            try:
+                wait_for(self._answers, timeout=REDIS_START_SECONDS, what="redis-server start")
+                return
+            except TimeoutError:
+                if self.process.poll() is None or attempt == 9:
+                    raise
+                time.sleep(0.2)  # the port is not free again yet
+
+    def _answers(self) -> bool:
+        if self.process.poll() is not None:
+            raise TimeoutError(f"redis-server exited with {self.process.returncode}")
+        with self.client() as client:
+            return client.ping()
+
+    def kill(self) -> None:
+        """SIGKILL: every connection reset, everything it held gone."""
+        self.process.kill()
+        self.process.wait(timeout=REDIS_STOP_SECONDS)
+
+    def restart(self) -> None:
+        """Killed and started again on the same port, empty, as a crash and a supervisor."""
+        self.kill()
+        self.start()
+
+    def freeze(self) -> None:
+        """SIGSTOP: connections stay open and nothing is answered (a hung host)."""
+        self.process.send_signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        self.process.send_signal(signal.SIGCONT)
+
+    def pause_clients(self, milliseconds: int) -> None:
+        """CLIENT PAUSE ALL: Redis holds every command from every client for this long."""
+        with self.client() as client:
+            client.execute_command("CLIENT", "PAUSE", milliseconds, "ALL")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.thaw()
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=REDIS_STOP_SECONDS)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=REDIS_STOP_SECONDS)
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> str:
+    """The test's own Redis, for Daphne and for this process's publishing (desk)."""
+    return redis_server.url
+
+
+# Raw websocket readers -------------------------------------------------------------
+
+
+def socket_url(base_url: str, slug: str) -> str:
+    return base_url.replace("http://", "ws://") + f"/ws/live/{slug}/"
+
+
+async def open_reader(base_url: str, slug: str, timeout: float = 10.0):
+    """A websocket reader that has had its hello; returns (connection, hello)."""
+    async with asyncio.timeout(timeout):
+        connection = await websockets.connect(
+            socket_url(base_url, slug), origin=base_url, open_timeout=timeout, max_queue=None
+        )
+        hello = orjson.loads(await connection.recv())
+    assert hello["type"] == "hello", hello
+    return connection, hello
+
+
+def readers_reported(redis_server: RedisServer, event_id: int, pid: int) -> int | None:
+    """The reader count the Daphne process `pid` last wrote for the event (presence.py),
+    or None if it has written none."""
+    with redis_server.client() as client:
+        fields = client.hgetall(f"liveblog:readers:{event_id}")
+    for field, value in fields.items():
+        if field.decode().startswith(f"{pid}-"):
+            return int(value.decode().partition(":")[0])
+    return None
+
+
+def half_open_reader(base_url: str, slug: str, receive_buffer: int = 0) -> socket.socket:
+    """A reader that completes the websocket handshake and then neither reads nor answers
+    pings: to the server, a peer that vanished (or a slow one, with a small
+    receive_buffer, that stopped reading). Close it when done."""
+    port = int(base_url.rsplit(":", 1)[1])
+    sock = socket.socket()
+    if receive_buffer:
+        # Before connecting, so that the window the server may fill stays this small.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+    sock.settimeout(5)
+    sock.connect(("127.0.0.1", port))
+    key = base64.b64encode(os.urandom(16)).decode()
+    sock.sendall(
+        (
+            f"GET /ws/live/{slug}/ HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+            "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+            f"Origin: {base_url}\r\n\r\n"
+        ).encode()
+    )
+    answer = b""
+    while b"\r\n\r\n" not in answer and len(answer) < 4096:
+        chunk = sock.recv(1)  # one byte at a time: not a byte past the handshake
+        if not chunk:
+            break
+        answer += chunk
+    assert answer.startswith(b"HTTP/1.1 101"), answer
+    return sock
