@@ -25,6 +25,10 @@ router = ProtocolTypeRouter(
 # stalls every reader of the process for 250-640 ms (bench/fanout.py). Collecting young
 # objects less often lets a fan-out's short-lived ones die before they are promoted.
 gc.set_threshold(50_000, 20, 10)
+# Django's settings, apps, models and URL patterns live as long as the process: out of
+# the collector's sight, so that a full collection walks only what readers hold.
+gc.collect()
+gc.freeze()
 
 
 async def application(scope, receive, send):

@@ -23,6 +23,10 @@ class LiveConsumer(AsyncWebsocketConsumer):
     """A reader of one event: receives changes, sends nothing that changes anything."""
 
     subscription: delivery.Subscription | None = None
+    # No channel of its own on the layer: changes come through the process's one
+    # delivery (updates/delivery.py). A channel per reader would cost a queue, a pending
+    # receive and a task per reader for messages that never come (docs/performance.md).
+    channel_layer_alias = None
 
     async def connect(self) -> None:
         await self.accept()
