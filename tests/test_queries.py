@@ -1,6 +1,7 @@
 from datetime import timedelta
 
 import pytest
+from django.test.signals import template_rendered
 from django.utils import timezone
 
 from updates.services import entry_update
@@ -40,7 +41,7 @@ def test_the_newest_api_page_takes_two_queries_then_one_until_the_next_change(
     client, entries, count, django_assert_num_queries, make_entry
 ):
     entries(count)
-    # The event; one page of entries with their event joined.
+    # The event; one page of entries (their event is the one already read).
     with django_assert_num_queries(2):
         assert client.get("/api/events/harbourside/entries/").status_code == 200
     with django_assert_num_queries(1):
@@ -57,9 +58,66 @@ def test_a_cursor_page_takes_two_queries_whatever_the_number_of_entries(
 ):
     entries(count)
     cursor = client.get("/api/events/harbourside/entries/?limit=2").json()["next"]
-    # The event; one page of entries with their event joined.
+    # The event; one page of entries (their event is the one already read).
     with django_assert_num_queries(2):
         assert client.get(f"/api/events/harbourside/entries/?before={cursor}").status_code == 200
+
+
+@pytest.fixture
+def cards_rendered():
+    """How many entry cards were rendered since the test began."""
+    rendered = []
+
+    def note(sender, template, **kwargs) -> None:
+        if template.name == "updates/_entry.html":
+            rendered.append(template.name)
+
+    template_rendered.connect(note)
+    yield rendered
+    template_rendered.disconnect(note)
+
+
+def test_a_cursor_page_renders_each_card_once_until_the_entry_changes(
+    client, entries, cards_rendered, django_assert_num_queries
+):
+    made = entries(30)
+    cursor = client.get("/api/events/harbourside/entries/?limit=5").json()["next"]
+    url = f"/api/events/harbourside/entries/?before={cursor}"
+    first = client.get(url).json()
+    assert len(first["entries"]) == 20
+    rendered_before = len(cards_rendered)
+
+    # The event; the page's rows. The cards come from one get_many.
+    with django_assert_num_queries(2):
+        assert client.get(url).json() == first
+    assert len(cards_rendered) == rendered_before
+
+    edited = next(entry for entry in made if entry.pk == first["entries"][3]["id"])
+    entry_update(entry=edited, changes={"headline": "Corrected on an older page"})
+    again = client.get(url).json()
+    assert again["entries"][3]["headline"] == "Corrected on an older page"
+    assert "Corrected on an older page" in again["entries"][3]["html"]
+    assert len(cards_rendered) == rendered_before + 1
+    assert [entry["id"] for entry in again["entries"]] == [
+        entry["id"] for entry in first["entries"]
+    ]
+
+
+def test_a_far_page_asks_the_same_two_queries_as_a_near_one(
+    client, entries, django_assert_num_queries
+):
+    entries(50)
+    near = client.get("/api/events/harbourside/entries/?limit=1").json()["next"]
+    far = client.get("/api/events/harbourside/entries/?limit=45").json()["next"]
+    for cursor in (near, far):
+        with django_assert_num_queries(2) as captured:
+            assert (
+                client.get(f"/api/events/harbourside/entries/?before={cursor}").status_code == 200
+            )
+        page_query = captured.captured_queries[1]["sql"]
+        # A seek from the cursor on the index, not an offset to count past.
+        assert "OFFSET" not in page_query.upper()
+        assert "(published_at, id) <" in page_query
 
 
 @pytest.mark.parametrize("count", [3, 60])

@@ -1,5 +1,6 @@
 """Every read for pages, the API and the websocket, with the fixed queries each takes."""
 
+import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -7,7 +8,8 @@ from datetime import datetime
 
 from django.core import signing
 from django.core.cache import cache
-from django.db.models import Q
+from django.db import connection
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 
 from updates.models import Entry, Event
@@ -90,8 +92,13 @@ def event_list() -> list[Event]:
 
 
 def event_get(*, slug: str) -> Event:
-    """One query; raises Http404."""
-    return get_object_or_404(Event, slug=slug)
+    """One query; raises Http404. Written out, like the page query: every page and API
+    request starts here, and the ORM compiled this query anew each time for several
+    times the CPU of running it (docs/performance.md)."""
+    found = list(Event.objects.raw(f"{_select(Event)} WHERE slug = %s", [slug]))
+    if not found:
+        raise Http404("No such event")
+    return found[0]
 
 
 def entry_get(*, event: Event, entry_id: int) -> Entry:
@@ -116,14 +123,17 @@ def entry_page(
     oldest_first: bool = False,
     limit: int = PAGE_SIZE,
 ) -> EntryPage:
-    """The visible entries after the cursor, newest first unless oldest_first. One query."""
-    entries = Entry.objects.visible().filter(event=event)
-    entries = entries.oldest_first() if oldest_first else entries.newest_first()
+    """The visible entries after the cursor, newest first unless oldest_first. One query,
+    an index scan from the cursor on entry_live_newest whatever the page's number."""
+    params: list = [event.pk]
     if cursor is not None:
         if cursor.event_id != event.pk:
             raise ValueError("cursor belongs to another event")
-        entries = entries.filter(_beyond(cursor, oldest_first))
-    rows = list(entries.select_related("event")[: limit + 1])
+        params += [connection.ops.adapt_datetimefield_value(cursor.published_at), cursor.entry_id]
+    sql = _page_sql(oldest_first=oldest_first, after_cursor=cursor is not None)
+    rows = list(Entry.objects.raw(sql, [*params, limit + 1]))
+    for row in rows:
+        row.event = event  # for permalinks, without joining the event on every row
     page, more = rows[:limit], len(rows) > limit
     last = page[-1] if page else None
     return EntryPage(
@@ -132,17 +142,26 @@ def entry_page(
     )
 
 
-def _beyond(cursor: Cursor, oldest_first: bool) -> Q:
-    """Entries after the cursor in page order. The redundant bound on published_at lets
-    the index seek to the cursor instead of walking every entry before it."""
-    at = cursor.published_at
-    if oldest_first:
-        return Q(published_at__gte=at) & (
-            Q(published_at__gt=at) | Q(published_at=at, id__gt=cursor.entry_id)
-        )
-    return Q(published_at__lte=at) & (
-        Q(published_at__lt=at) | Q(published_at=at, id__lt=cursor.entry_id)
+@functools.cache
+def _page_sql(*, oldest_first: bool, after_cursor: bool) -> str:
+    """The page query, written out: building the same query with the ORM (a Q for the
+    cursor) cost more CPU than the rest of a "Load more" request together (cProfile,
+    docs/performance.md). The row comparison is an index condition on entry_live_newest
+    in PostgreSQL and SQLite alike, so the scan starts at the cursor."""
+    direction, beyond = ("ASC", ">") if oldest_first else ("DESC", "<")
+    cursor_condition = f"AND (published_at, id) {beyond} (%s, %s)" if after_cursor else ""
+    return (
+        f"{_select(Entry)} WHERE event_id = %s AND live {cursor_condition} "
+        f"ORDER BY published_at {direction}, id {direction} LIMIT %s"
     )
+
+
+@functools.cache
+def _select(model: type[Event] | type[Entry]) -> str:
+    """SELECT every column of the model's table, for Model.objects.raw()."""
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(field.column) for field in model._meta.concrete_fields)
+    return f"SELECT {columns} FROM {quote(model._meta.db_table)}"
 
 
 def entry_key_events(*, event: Event, limit: int = 30) -> list[Entry]:
