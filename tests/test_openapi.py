@@ -4,6 +4,7 @@ from collections.abc import Iterator
 
 import pytest
 import schemathesis
+from django.core.cache import cache
 from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
@@ -14,6 +15,13 @@ from updates.services import entry_delete
 
 # Loaded through the app, which serves its own document at /api/openapi.yaml.
 schema = schemathesis.openapi.from_wsgi("/api/openapi.yaml", get_wsgi_application())
+
+
+@pytest.fixture(autouse=True)
+def fresh_rate_limit_counts() -> None:
+    # Every case comes from 127.0.0.1, one budget (updates/ratelimit.py): this test's ~270
+    # requests fit in a minute's, the whole suite's may not on a fast machine.
+    cache.clear()
 
 
 @pytest.fixture
@@ -42,3 +50,24 @@ def test_the_api_keeps_to_its_openapi_document(case, served):
     # site made (a 400 is then right); and an empty parameter means its default rather
     # than a 400. test_hostile_queries.py holds the API to "a 4xx with a reason" instead.
     case.call_and_validate(excluded_checks=[positive_data_acceptance, negative_data_rejection])
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/events/{slug}/", "/api/events/{slug}/entries/", "/api/events/{slug}/changes/"]
+)
+def test_a_429_keeps_to_the_openapi_document(path, served, settings):
+    settings.RATE_LIMIT_API_PER_MINUTE = 1
+    operation = schema[path]["GET"]
+    case = operation.Case(
+        path_parameters={"slug": "harbourside"},
+        query={"since": 0} if path.endswith("changes/") else {},
+    )
+    # The first spends the budget; a minute's window may end in between, hence a third.
+    statuses = []
+    for _ in range(3):
+        response = case.call()
+        statuses.append(response.status_code)
+        if response.status_code == 429:
+            break
+    assert statuses[-1] == 429, statuses
+    case.validate_response(response)

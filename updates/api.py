@@ -9,6 +9,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
 from updates.forms import ChangesForm, EntryPageForm, first_error
+from updates.ratelimit import rate_limited, request_client_address
 from updates.selectors import cached_at_revision, entry_changes_since, entry_page, event_get
 from updates.serialize import change_to_dict, entry_to_dict, event_to_dict
 
@@ -22,13 +23,25 @@ def error(reason: str, status: int = 400) -> HttpResponse:
 
 
 def json_api(view):
-    """Read only, with every refusal in JSON: another method is a 405, an unknown event
-    a 404. Exempt from CSRF, which guards writes: there are none here, and a POST
-    should hear 405, not the CSRF middleware's HTML 403."""
+    """Read only, with every refusal in JSON: too many requests from one address are a
+    429 (updates/ratelimit.py), another method a 405, an unknown event a 404. Exempt from
+    CSRF, which guards writes: there are none here, and a POST should hear 405, not the
+    CSRF middleware's HTML 403."""
 
     @csrf_exempt
     @wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        per_minute = settings.RATE_LIMIT_API_PER_MINUTE
+        address = request_client_address(request)
+        retry_after = rate_limited("api", address=address, per_minute=per_minute)
+        if retry_after is not None:
+            response = error(
+                f"too many requests from {address}: at most {per_minute} a minute; "
+                f"retry after {retry_after} s",
+                status=429,
+            )
+            response["Retry-After"] = str(retry_after)
+            return response
         if request.method not in ("GET", "HEAD"):
             response = error(f"{request.method} is not allowed: this API only reads", status=405)
             response["Allow"] = "GET, HEAD"

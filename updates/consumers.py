@@ -1,12 +1,20 @@
+from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
 
 from updates import broadcast, delivery
 from updates.models import Event
+from updates.ratelimit import rate_limited, scope_client_address
 
 READER_SENT_A_MESSAGE = 4003
 NO_SUCH_EVENT = 4004
+TOO_MANY_CONNECTIONS = 4029
 EVENT_ENDED = 4410
+
+# Off the thread that database_sync_to_async shares among every reader of the process:
+# a burst of reconnects should not queue its cache round trips behind each other's queries.
+_connect_limited = sync_to_async(rate_limited, thread_sensitive=False)
 
 
 @database_sync_to_async
@@ -29,7 +37,14 @@ class LiveConsumer(AsyncWebsocketConsumer):
     channel_layer_alias = None
 
     async def connect(self) -> None:
+        # Accepted first, so that a browser sees the close code (a refused handshake is 1006).
         await self.accept()
+        if await _connect_limited(
+            "socket-connects",
+            address=scope_client_address(self.scope),
+            per_minute=settings.RATE_LIMIT_SOCKET_CONNECTS_PER_MINUTE,
+        ):
+            return await self.close(code=TOO_MANY_CONNECTIONS)
         found = await _event_status(self.scope["url_route"]["kwargs"]["slug"])
         if found is None:
             return await self.close(code=NO_SUCH_EVENT)
