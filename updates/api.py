@@ -11,7 +11,7 @@ from django.views.decorators.http import require_GET
 from updates.forms import ChangesForm, EntryPageForm, first_error
 from updates.ratelimit import rate_limited, request_client_address
 from updates.selectors import cached_at_revision, entry_changes_since, entry_page, event_get
-from updates.serialize import change_to_dict, entry_to_dict, event_to_dict
+from updates.serialize import change_to_dict, entry_page_json, event_to_dict
 
 
 def json_response(data: dict, status: int = 200) -> HttpResponse:
@@ -87,13 +87,7 @@ def entry_list(request: HttpRequest, slug: str) -> HttpResponse:
 
     def encoded_page() -> bytes:
         page = entry_page(event=event, cursor=cursor, oldest_first=oldest_first, limit=limit)
-        return orjson.dumps(
-            {
-                "entries": [entry_to_dict(entry) for entry in page.entries],
-                "next": page.next.encode() if page.next else None,
-                "revision": event.revision,
-            }
-        )
+        return entry_page_json(page, revision=event.revision)
 
     try:
         if cursor is None:
