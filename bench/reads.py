@@ -1,71 +1,263 @@
-"""HTTP benchmark: the live page and "Load more" pages of an event with 100,000 entries.
+"""HTTP benchmark: the live page and "Load more" of an event with 100,000 entries, served
+by gunicorn (WSGI, deploy/gunicorn.conf.py) and by Daphne (ASGI), each measured against
+its own trivial view.
 
-    .venv/bin/python bench/reads.py                 # 100,000 entries, 10 s of wrk per URL
+    .venv/bin/python bench/reads.py                      # 100,000 entries, 10 s of wrk per URL
+    .venv/bin/python bench/reads.py --servers gunicorn   # one of the two servers
     .venv/bin/python bench/reads.py --entries 1000 --seconds 2   # a quick look
+    .venv/bin/python bench/reads.py --smoke --database-url sqlite:////tmp/smoke.sqlite3
 
-Needs PostgreSQL (default postgres://postgres@127.0.0.1:5432/liveblog_bench, dropped and
-made anew), Redis (redis://127.0.0.1:6379/3, the page cache), and `wrk` (Debian's
+Needs a database made anew (default PostgreSQL at
+postgres://postgres@127.0.0.1:5432/liveblog_bench, dropped first; a sqlite:/// file is
+deleted first), Redis (redis://127.0.0.1:6379/3, the cache), and `wrk` (Debian's
 package). Everything listens on 127.0.0.1.
 
-One real Daphne process serves; wrk (a separate process, 1 thread, 20 connections)
-measures each URL in turn, then the same for /healthz, a trivial JSON view on the same
-server: each row's "vs trivial" is its requests per second over the trivial view's.
-Printed per URL: requests per second, latency p50 and p99, and non-2xx answers.
+For each server: the server is started with the production settings (DEBUG off, Redis
+cache, no rate limit: this measures serving, not the limiter), and wrk (a separate
+process, 1 thread, 20 connections) measures each URL in turn, the trivial JSON view
+/healthz first. Then the same server with bench/settings_uncached.py (no cache at all)
+serves the newest pages, for the price of building them on every request.
+
+Printed per URL: requests per second, the ratio to that server's trivial view, latency
+p50 and p99, answers that were not 2xx (wrk's socket errors included), and the
+machine's load average (1 min) when the URL was done: figures taken while the load is
+above the number of cores say more about the machine than about the code. Then the
+ratios: cached newest page over uncached, and gunicorn over Daphne. --smoke: a few
+hundred entries, 1 s and 4 connections per URL. Exits 1 if any answer was not 2xx.
 """
 
 import argparse
+import json
+import os
 import re
+import runpy
 import shutil
+import signal
+import socket
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlparse
 
-import psycopg
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import fanout  # noqa: E402  (its Daphne, settings and set-up; same folder)
-
+ROOT = Path(__file__).resolve().parent.parent
+HOST = "127.0.0.1"
+SLUG = "bench"
+SECRET_KEY = "bench-only-not-a-secret"
 DEFAULT_DATABASE = "postgres://postgres@127.0.0.1:5432/liveblog_bench"
-PAGE_SIZE = 20
+DEFAULT_REDIS_URL = f"redis://{HOST}:6379/3"
+GUNICORN_CONFIG = ROOT / "deploy" / "gunicorn.conf.py"
+SERVER_START_SECONDS = 30.0
+SERVER_STOP_SECONDS = 10.0
+SMOKE_ENTRIES = 300
+FILL_BATCH = 5_000
+
+
+@dataclass(frozen=True)
+class Url:
+    label: str
+    path: str
+    # The newest pages are also measured without the cache, under this label.
+    uncached_label: str | None = None
+
+
+# The database ---------------------------------------------------------------------------
 
 
 def database_afresh(url: str) -> None:
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).unlink(missing_ok=True)
+        return
+    import psycopg
+
     name = url.rsplit("/", 1)[1]
     with psycopg.connect(url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.execute(f'CREATE DATABASE "{name}"')
 
 
-def fill(event, entries: int) -> None:
-    """`entries` live entries a second apart, newest last published, in one statement."""
-    from django.db import connection
+def server_env(database_url: str, redis_url: str) -> dict[str, str]:
+    return {
+        "DJANGO_SETTINGS_MODULE": "liveblog.settings",
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "DEBUG": "false",
+        "HTTPS": "false",  # plain HTTP on 127.0.0.1
+        "SECRET_KEY": SECRET_KEY,
+        "ALLOWED_HOSTS": HOST,
+        # Every request comes from 127.0.0.1: measure serving, not the rate limiter.
+        "RATE_LIMIT_API_PER_MINUTE": "0",
+    }
 
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            INSERT INTO updates_entry (event_id, headline, body, byline, published_at,
-                updated_at, pinned, key_event, draft, correction, live, revision, version)
-            SELECT %s, 'Update ' || g, '<p>What happened in update ' || g || '.</p>',
-                'Bench Reporter, Correspondent', now() - ((%s - g) || ' seconds')::interval,
-                now(), false, g %% 500 = 0, false, '', true, g, 1
-            FROM generate_series(1, %s) AS g
-            """,
-            [event.pk, entries, entries],
+
+def setup_django(env: dict[str, str]):
+    """Migrate the fresh database and create the event, in this process."""
+    os.environ.update(env)
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    from updates.services import event_create
+
+    call_command("migrate", interactive=False, verbosity=0)
+    return event_create(title="Benchmark", slug=SLUG)
+
+
+def fill(event, entries: int) -> None:
+    """`entries` live entries a second apart, the newest published last."""
+    from django.db import connection
+    from django.utils import timezone
+
+    from updates.models import Entry, Event
+
+    now = timezone.now()
+    for start in range(1, entries + 1, FILL_BATCH):
+        Entry.objects.bulk_create(
+            Entry(
+                event=event,
+                headline=f"Update {n}",
+                body=f"<p>What happened in update {n}.</p>",
+                byline="Bench Reporter, Correspondent",
+                published_at=now - timedelta(seconds=entries - n),
+                key_event=n % 500 == 0,
+                live=True,
+                revision=n,
+            )
+            for n in range(start, min(start + FILL_BATCH, entries + 1))
         )
-        cursor.execute("UPDATE updates_event SET revision = %s WHERE id = %s", [entries, event.pk])
-        cursor.execute("ANALYZE updates_entry")
+    Event.objects.filter(pk=event.pk).update(revision=entries)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
 
 
 def cursor_before_page(event, page: int) -> str:
     """The cursor a reader holds after `page - 1` pages of "Load more"."""
     from updates.models import Entry
-    from updates.selectors import Cursor
+    from updates.selectors import PAGE_SIZE, Cursor
 
     last = Entry.objects.visible().filter(event=event).newest_first()[(page - 1) * PAGE_SIZE - 1]
     return Cursor(event.pk, last.published_at, last.pk).encode()
+
+
+def urls_to_measure(event, entries: int) -> list[Url]:
+    from updates.selectors import PAGE_SIZE
+
+    pages = [100, 5000] if entries >= PAGE_SIZE * 5000 else [2, max(2, entries // PAGE_SIZE // 2)]
+    urls = [
+        Url("trivial JSON view (/healthz)", "/healthz"),
+        Url("live page (cached by revision)", f"/live/{SLUG}/", "live page, no cache"),
+        Url(
+            "API newest page (cached)", f"/api/events/{SLUG}/entries/", "API newest page, no cache"
+        ),
+    ]
+    for page in pages:
+        cursor = quote(cursor_before_page(event, page))
+        urls += [
+            Url(f"API page {page} (Load more)", f"/api/events/{SLUG}/entries/?before={cursor}"),
+            Url(f"live page {page}, no JavaScript", f"/live/{SLUG}/?before={cursor}"),
+        ]
+    return urls
+
+
+# The servers ----------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
+def gunicorn_workers() -> int:
+    return runpy.run_path(str(GUNICORN_CONFIG))["workers"]
+
+
+class Server:
+    """One server process (gunicorn's master and workers, or one Daphne) on a free port."""
+
+    def __init__(self, kind: str, env: dict[str, str], log_dir: Path) -> None:
+        self.kind = kind
+        self.port = free_port()
+        self.base = f"http://{HOST}:{self.port}"
+        self.log_path = log_dir / f"{kind}-{env['DJANGO_SETTINGS_MODULE']}.log"
+        if kind == "gunicorn":
+            command = ["-m", "gunicorn", "-c", str(GUNICORN_CONFIG), "-b", f"{HOST}:{self.port}"]
+            command += ["liveblog.wsgi:application"]
+        else:
+            # Daphne as production runs it, with liveblog's limits.
+            command = ["-m", "liveblog.server", "-b", HOST, "-p", str(self.port)]
+            command += ["liveblog.asgi:application"]
+        with self.log_path.open("wb") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, *command],
+                cwd=ROOT,
+                env=os.environ | env | {"PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"},
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                # Its own process group: gunicorn's workers go with their master.
+                start_new_session=True,
+            )
+
+    def wait_until_serving(self) -> None:
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        deadline = time.monotonic() + SERVER_START_SECONDS
+        while True:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.kind} exited; its log:\n{self.log()}")
+            try:
+                with opener.open(self.base + "/healthz", timeout=2) as response:
+                    if response.status == 200:
+                        return
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{self.kind} did not serve in time; its log:\n{self.log()}")
+            time.sleep(0.1)
+
+    def get(self, path: str) -> tuple[int, bytes]:
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        try:
+            with opener.open(self.base + path, timeout=10) as response:
+                return response.status, response.read()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")[-4000:]
+
+    def stop(self) -> None:
+        if self.process.poll() is not None:
+            return
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=SERVER_STOP_SECONDS)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=SERVER_STOP_SECONDS)
+
+
+def check_answer(server: Server, url: Url) -> str | None:
+    """Why the URL's answer is wrong, or None: wrk counts statuses, not what was said."""
+    status, body = server.get(url.path)
+    if status != 200:
+        return f"{url.path} answered {status}: {body[:300]!r}"
+    if url.path.startswith("/api/"):
+        if not json.loads(body)["entries"]:
+            return f"{url.path} gave no entries"
+    elif url.path.startswith("/live/") and b'class="entry' not in body:
+        return f"{url.path} shows no entry"
+    return None
+
+
+# Measuring ------------------------------------------------------------------------------
 
 
 def wrk(url: str, seconds: int, connections: int) -> dict[str, float]:
@@ -79,16 +271,85 @@ def wrk(url: str, seconds: int, connections: int) -> dict[str, float]:
     out = result.stdout
 
     def millis(label: str) -> float:
-        value, unit = re.search(rf"^\s*{label}\s+([\d.]+)(us|ms|s)$", out, re.M).groups()
-        return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+        found = re.search(rf"^\s*{label}\s+([\d.]+)(us|ms|s|m)\s*$", out, re.M)
+        if found is None:
+            raise RuntimeError(f"no {label} latency in wrk's output:\n{out}")
+        value, unit = found.groups()
+        return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}[unit]
 
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    socket_errors = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out
+    )
     return {
         "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
         "p50": millis("50%"),
         "p99": millis("99%"),
-        "errors": int(non_2xx.group(1)) if non_2xx else 0,
+        "errors": (int(non_2xx.group(1)) if non_2xx else 0)
+        + (sum(map(int, socket_errors.groups())) if socket_errors else 0),
     }
+
+
+COLUMNS = ["req/s", "vs trivial", "p50 ms", "p99 ms", "errors", "load"]
+
+
+def print_row(label: str, row: dict[str, float], trivial: float) -> None:
+    print(
+        f"  {label:40} {row['rps']:10.0f} {row['rps'] / trivial:9.2f}x "
+        f"{row['p50']:10.1f} {row['p99']:10.1f} {row['errors']:10d} {os.getloadavg()[0]:10.2f}"
+    )
+
+
+def measure_server(
+    kind: str, urls: list[Url], env: dict[str, str], args, log_dir: Path
+) -> tuple[dict[str, dict], list[str]]:
+    """Every URL on `kind` with the cache, then the newest pages without it."""
+    rows: dict[str, dict] = {}
+    problems: list[str] = []
+    workers = f"{gunicorn_workers()} sync workers" if kind == "gunicorn" else "one process"
+    print(f"{kind} ({workers})")
+    uncached_env = env | {"DJANGO_SETTINGS_MODULE": "bench.settings_uncached"}
+    runs = [
+        (env, [(url, url.label) for url in urls]),
+        (uncached_env, [(url, url.uncached_label) for url in urls if url.uncached_label]),
+    ]
+    for settings_env, labelled in runs:
+        server = Server(kind, settings_env, log_dir)
+        found: list[str] = []
+        try:
+            server.wait_until_serving()
+            for url, label in labelled:
+                problem = check_answer(server, url)
+                if problem:
+                    found.append(f"{kind}: {problem}")
+                rows[label] = row = wrk(server.base + url.path, args.seconds, args.connections)
+                print_row(label, row, rows[urls[0].label]["rps"])
+                if row["errors"]:
+                    found.append(f"{kind}: {row['errors']} errors on {label}")
+        finally:
+            server.stop()
+        if found:
+            print(f"The end of {server.log_path.name}:\n{server.log()}")
+        problems += found
+    return rows, problems
+
+
+def print_ratios(results: dict[str, dict[str, dict]], urls: list[Url]) -> None:
+    print("Ratios")
+    load_more = [url.label for url in urls if "(Load more)" in url.label]
+    for kind, rows in results.items():
+        trivial = rows[urls[0].label]["rps"]
+        for label in load_more:
+            print(f"  {kind}: {label} / trivial view: {rows[label]['rps'] / trivial:.2f}x")
+        for url in urls:
+            if url.uncached_label:
+                ratio = rows[url.label]["rps"] / rows[url.uncached_label]["rps"]
+                print(f"  {kind}: {url.label} / {url.uncached_label}: {ratio:.1f}x")
+    if len(results) == 2:
+        gunicorn, daphne = results["gunicorn"], results["daphne"]
+        for label in [urls[0].label, *load_more]:
+            ratio = gunicorn[label]["rps"] / daphne[label]["rps"]
+            print(f"  gunicorn / daphne, {label}: {ratio:.1f}x")
 
 
 def main() -> int:
@@ -96,57 +357,40 @@ def main() -> int:
     parser.add_argument("--entries", type=int, default=100_000)
     parser.add_argument("--seconds", type=int, default=10, help="of wrk per URL")
     parser.add_argument("--connections", type=int, default=20)
+    parser.add_argument("--servers", nargs="+", choices=["gunicorn", "daphne"])
     parser.add_argument("--database-url", default=DEFAULT_DATABASE)
-    parser.add_argument("--redis-url", default=fanout.DEFAULT_REDIS_URL)
+    parser.add_argument("--redis-url", default=DEFAULT_REDIS_URL)
+    parser.add_argument(
+        "--smoke", action="store_true", help=f"{SMOKE_ENTRIES} entries, 1 s, 4 connections"
+    )
     args = parser.parse_args()
+    if args.smoke:
+        args.entries, args.seconds, args.connections = SMOKE_ENTRIES, 1, 4
+    servers = args.servers or ["gunicorn", "daphne"]
     if shutil.which("wrk") is None:
         parser.error("needs wrk: apt-get install wrk")
-    if args.entries < PAGE_SIZE * 5000:
-        pages = [2, max(2, args.entries // PAGE_SIZE // 2)]
-    else:
-        pages = [100, 5000]
+    if urlparse(args.database_url).scheme not in ("postgres", "postgresql", "sqlite"):
+        parser.error("--database-url: a postgres:// or sqlite:/// URL")
 
     database_afresh(args.database_url)
-    env = fanout.bench_env(args.database_url, args.redis_url)
-    event = fanout.setup_django(env)
+    env = server_env(args.database_url, args.redis_url)
+    event = setup_django(env)
     started = time.monotonic()
     fill(event, args.entries)
     print(f"{args.entries} entries written in {time.monotonic() - started:.1f} s")
+    urls = urls_to_measure(event, args.entries)
 
-    paths = {
-        "trivial JSON view (/healthz)": "/healthz",
-        "live page (cached by revision)": f"/live/{fanout.SLUG}/",
-        "API newest page (cached)": f"/api/events/{fanout.SLUG}/entries/",
-    }
-    for page in pages:
-        cursor = quote(cursor_before_page(event, page))
-        paths[f"API page {page} (Load more)"] = (
-            f"/api/events/{fanout.SLUG}/entries/?before={cursor}"
-        )
-        paths[f"live page {page}, no JavaScript"] = f"/live/{fanout.SLUG}/?before={cursor}"
-
+    print(f"wrk: 1 thread, {args.connections} connections, {args.seconds} s per URL")
+    print(f"  {'URL':40} " + " ".join(f"{column:>10}" for column in COLUMNS))
+    results, problems = {}, []
     with tempfile.TemporaryDirectory(prefix="liveblog-http-bench-") as tmp:
-        daphne = fanout.Daphne(env, Path(tmp) / "daphne.log")
-        try:
-            daphne.wait_until_serving()
-            base = f"http://{fanout.HOST}:{daphne.port}"
-            print(f"wrk: 1 thread, {args.connections} connections, {args.seconds} s per URL")
-            columns = ["req/s", "vs trivial", "p50 ms", "p99 ms", "non-2xx"]
-            print(f"{'URL':38} " + " ".join(f"{column:>10}" for column in columns))
-            trivial, failed = None, False
-            for label, path in paths.items():
-                row = wrk(base + path, args.seconds, args.connections)
-                trivial = trivial or row["rps"]
-                failed |= bool(row["errors"])
-                print(
-                    f"{label:38} {row['rps']:10.0f} {row['rps'] / trivial:9.2f}x "
-                    f"{row['p50']:10.1f} {row['p99']:10.1f} {row['errors']:10d}"
-                )
-            if failed:
-                print(f"Some answers were errors; the end of Daphne's log:\n{daphne.log()}")
-        finally:
-            daphne.stop()
-    return 1 if failed else 0
+        for kind in servers:
+            results[kind], found = measure_server(kind, urls, env, args, Path(tmp))
+            problems += found
+    print_ratios(results, urls)
+    for problem in problems:
+        print(f"Error: {problem}")
+    return 1 if problems else 0
 
 
 if __name__ == "__main__":

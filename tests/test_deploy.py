@@ -1,0 +1,326 @@
+"""The production layout of deploy/: gunicorn with deploy/gunicorn.conf.py serves the
+pages, the API and the admin; nginx with deploy/nginx.conf sends /ws/ to Daphne and the
+rest to gunicorn."""
+
+import getpass
+import http.cookiejar
+import json
+import os
+import re
+import shutil
+import signal
+import ssl
+import subprocess
+import sys
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from websockets.sync.client import connect
+
+from tests.servers import free_port, wait_for
+
+DEPLOY = Path(settings.BASE_DIR) / "deploy"
+START_SECONDS = 30.0
+STOP_SECONDS = 10.0
+
+
+@dataclass
+class Gunicorn:
+    port: int
+    process: subprocess.Popen
+    log_path: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def answers(url: str) -> bool:
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(url, timeout=2) as response:
+        return response.status == 200
+
+
+@pytest.fixture
+def gunicorn(daphne_env, tmp_path) -> Iterator[Gunicorn]:
+    """gunicorn as deploy/liveblog-http.service starts it, on a free port and the test
+    database, with two workers (the config's default is for a whole machine)."""
+    port = free_port()
+    log_path = tmp_path / "gunicorn.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", str(DEPLOY / "gunicorn.conf.py")]
+            + ["-b", f"127.0.0.1:{port}", "liveblog.wsgi:application"],
+            cwd=settings.BASE_DIR,
+            env=daphne_env | {"WEB_CONCURRENCY": "2"},
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    server = Gunicorn(port, process, log_path)
+    try:
+        wait_for(
+            lambda: process.poll() is None and answers(server.url + "/healthz"),
+            timeout=START_SECONDS,
+            what=f"gunicorn answering on {port}",
+        )
+        yield server
+    except TimeoutError as error:
+        raise AssertionError(f"{error}; gunicorn's log:\n{server.log()}") from error
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=STOP_SECONDS)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=STOP_SECONDS)
+
+
+class Browser:
+    """Cookies and CSRF like a browser, straight to 127.0.0.1 whatever the proxy settings."""
+
+    def __init__(self, ssl_context: ssl.SSLContext | None = None) -> None:
+        self.cookies = http.cookiejar.CookieJar()
+        handlers = [
+            urllib.request.ProxyHandler({}),
+            urllib.request.HTTPCookieProcessor(self.cookies),
+        ]
+        if ssl_context:
+            handlers.append(urllib.request.HTTPSHandler(context=ssl_context))
+        self.opener = urllib.request.build_opener(*handlers)
+
+    def get(self, url: str) -> tuple[int, str, str]:
+        """Status, final URL and text, following redirects."""
+        try:
+            with self.opener.open(url, timeout=10) as response:
+                return response.status, response.url, response.read().decode()
+        except urllib.error.HTTPError as error:
+            with error:
+                return error.code, url, error.read().decode(errors="replace")
+
+    def post(self, url: str, fields: dict[str, str]) -> tuple[int, str, str]:
+        data = urllib.parse.urlencode(fields).encode()
+        request = urllib.request.Request(url, data=data, headers={"Referer": url})
+        try:
+            with self.opener.open(request, timeout=10) as response:
+                return response.status, response.url, response.read().decode()
+        except urllib.error.HTTPError as error:
+            with error:
+                return error.code, url, error.read().decode(errors="replace")
+
+
+def sign_in(browser: Browser, base: str) -> tuple[int, str, str]:
+    status, _, form = browser.get(base + "/admin/login/")
+    assert status == 200, form
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form).group(1)
+    return browser.post(
+        base + "/admin/login/?next=/admin/",
+        {"csrfmiddlewaretoken": token, "username": "sam", "password": "correct horse battery"},
+    )
+
+
+def test_gunicorn_with_the_deploy_config_serves_the_live_page_the_api_and_the_admin(
+    gunicorn, make_entry
+):
+    make_entry(headline="Turnout at 61 per cent")
+    browser = Browser()
+
+    status, _, page = browser.get(gunicorn.url + "/live/harbourside/")
+    assert status == 200
+    assert "Turnout at 61 per cent" in page
+
+    status, _, body = browser.get(gunicorn.url + "/api/events/harbourside/entries/")
+    assert status == 200
+    assert [entry["headline"] for entry in json.loads(body)["entries"]] == [
+        "Turnout at 61 per cent"
+    ]
+
+    status, landed, admin = sign_in(browser, gunicorn.url)
+    assert status == 200
+    assert landed == gunicorn.url + "/admin/"
+    assert "Liveblog newsroom" in admin
+    assert "Log out" in admin
+
+
+# nginx ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def nginx_binary() -> str:
+    found = shutil.which("nginx") or next(
+        (path for path in ("/usr/sbin/nginx",) if os.access(path, os.X_OK)), None
+    )
+    if found is None:
+        pytest.skip("needs nginx to check deploy/nginx.conf: apt-get install nginx-light")
+    return found
+
+
+def self_signed_certificate(directory: Path) -> tuple[Path, Path]:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(hours=1))
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+def nginx_config_for_test(
+    directory: Path, *, http_port: int, https_port: int, gunicorn_port: int, daphne_port: int
+) -> Path:
+    """deploy/nginx.conf with what an operator replaces replaced: the ports, the
+    certificate, and the paths of a system install (pid, logs, temporary files go in
+    `directory`, and the workers run as this user)."""
+    cert, key = self_signed_certificate(directory)
+    config = (DEPLOY / "nginx.conf").read_text()
+    temp_paths = "".join(
+        f"\n    {kind}_temp_path {directory / kind};"
+        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
+    replacements = {
+        "user www-data;": f"user {getpass.getuser()};",
+        "pid /run/nginx.pid;": f"pid {directory / 'nginx.pid'};",
+        "/var/log/nginx/": f"{directory}/",
+        "\nhttp {": "\nhttp {" + temp_paths,
+        "listen 80;": f"listen 127.0.0.1:{http_port};",
+        "listen [::]:80;": "",
+        "listen 443 ssl http2;": f"listen 127.0.0.1:{https_port} ssl http2;",
+        "listen [::]:443 ssl http2;": "",
+        "/etc/letsencrypt/live/live.example.com/fullchain.pem": str(cert),
+        "/etc/letsencrypt/live/live.example.com/privkey.pem": str(key),
+        "server 127.0.0.1:8001;": f"server 127.0.0.1:{gunicorn_port};",
+        "server 127.0.0.1:8101;": f"server 127.0.0.1:{daphne_port};",
+        "server 127.0.0.1:8102;": "",
+        "server_name live.example.com;": "server_name 127.0.0.1;",
+    }
+    for old, new in replacements.items():
+        assert old in config, f"deploy/nginx.conf no longer has {old!r}: update this test"
+        config = config.replace(old, new)
+    path = directory / "nginx.conf"
+    path.write_text(config)
+    return path
+
+
+@dataclass
+class Nginx:
+    https: str
+    http: str
+
+
+@pytest.fixture
+def nginx(nginx_binary, gunicorn, reader_server, tmp_path) -> Iterator[Nginx]:
+    """nginx with deploy/nginx.conf (checked with nginx -t first) in front of this
+    test's gunicorn and Daphne."""
+    http_port, https_port = free_port(), free_port()
+    config = nginx_config_for_test(
+        tmp_path,
+        http_port=http_port,
+        https_port=https_port,
+        gunicorn_port=gunicorn.port,
+        daphne_port=reader_server.port,
+    )
+    command = [nginx_binary, "-p", str(tmp_path), "-c", str(config)]
+    checked = subprocess.run([*command, "-t"], capture_output=True, text=True, timeout=30)
+    assert checked.returncode == 0, checked.stderr
+    assert "test is successful" in checked.stderr
+    stderr_path = tmp_path / "nginx.stderr"
+    with stderr_path.open("wb") as stderr:
+        process = subprocess.Popen(
+            [*command, "-g", "daemon off;"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
+    server = Nginx(https=f"https://127.0.0.1:{https_port}", http=f"http://127.0.0.1:{http_port}")
+    try:
+        wait_for(
+            lambda: (
+                process.poll() is None
+                and Browser(insecure()).get(server.https + "/healthz")[0] == 200
+            ),
+            timeout=START_SECONDS,
+            what="nginx answering",
+        )
+        yield server
+    except TimeoutError as error:
+        log = stderr_path.read_text(errors="replace")
+        raise AssertionError(f"{error}; nginx said:\n{log}") from error
+    finally:
+        process.terminate()
+        process.wait(timeout=STOP_SECONDS)
+
+
+def insecure() -> ssl.SSLContext:
+    # The test's own self-signed certificate.
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def test_nginx_sends_pages_and_the_api_to_gunicorn_and_websockets_to_daphne(nginx, make_entry):
+    make_entry(headline="Recount ordered in ward 4")
+    browser = Browser(insecure())
+
+    status, _, page = browser.get(nginx.https + "/live/harbourside/")
+    assert status == 200
+    assert "Recount ordered in ward 4" in page
+    status, _, body = browser.get(nginx.https + "/api/events/harbourside/entries/")
+    assert status == 200
+    assert json.loads(body)["entries"][0]["headline"] == "Recount ordered in ward 4"
+
+    # Only Daphne speaks websocket: a hello through nginx proves /ws/ reached it.
+    socket_url = nginx.https.replace("https://", "wss://") + "/ws/live/harbourside/"
+    with connect(
+        socket_url, ssl=insecure(), origin=nginx.https, proxy=None, open_timeout=10
+    ) as websocket:
+        hello = json.loads(websocket.recv(timeout=10))
+    assert hello["type"] == "hello"
+
+
+def test_nginx_sends_plain_http_to_https(nginx):
+    request = urllib.request.Request(nginx.http + "/live/harbourside/?order=oldest")
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), NoRedirects())
+    with pytest.raises(urllib.error.HTTPError) as answer:
+        opener.open(request, timeout=10)
+    with answer.value as redirect:
+        assert redirect.code == 301
+        assert redirect.headers["Location"] == "https://127.0.0.1/live/harbourside/?order=oldest"
+
+
+class NoRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
