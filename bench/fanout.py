@@ -4,6 +4,9 @@
     .venv/bin/python bench/fanout.py --readers 5000 --publishes 20
     .venv/bin/python bench/fanout.py --smoke              # N = 200, 5 publishes; exit 1 on any loss
     .venv/bin/python bench/fanout.py --profile /tmp/prof  # also py-spy Daphne (raw stacks)
+    .venv/bin/python bench/fanout.py --layer core         # another channel layer than the default
+    .venv/bin/python bench/fanout.py --tracemalloc        # where Daphne's bytes per reader go
+    .venv/bin/python bench/fanout.py --readers 2000 --burst 10 --interval 1  # bursts of 10
 
 Needs Redis (default redis://127.0.0.1:6379/3, whose asgi:group:* keys it deletes first)
 and the `websockets` package (in the `test` extra). Everything listens on 127.0.0.1.
@@ -17,9 +20,11 @@ For each N it measures two systems with the same client process and the same fra
 - bare: a plain `websockets` server calling websockets.broadcast() with the same frame,
   the ceiling for "one Python process writes one frame to N sockets".
 
-Each system gets one unmeasured warm-up publish, then P publishes 200 ms apart. Every
-frame carries time.time() taken when its publish started (headline "t=<float>"), so the
-client computes publish-to-receipt latency per message per reader.
+Each system gets one unmeasured warm-up publish, then P publishes 200 ms apart (--burst B:
+P bursts of B publishes back to back, --interval seconds apart). Every message carries time.time()
+taken when its publish started (headline "t=<float>"), so the client computes
+publish-to-receipt latency per message per reader. Messages merged into one batch frame
+count one by one; the summary says how many frames carried them.
 
 Printed per N and system: delivered/expected frames; p50, p99 and max latency in ms; how
 long the N handshakes (up to hello) took; the server process's CPU time per delivered
@@ -35,6 +40,7 @@ import argparse
 import asyncio
 import contextlib
 import gc
+import linecache
 import math
 import multiprocessing
 import os
@@ -47,6 +53,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import tracemalloc
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,6 +80,9 @@ SERVER_STOP_SECONDS = 5.0
 DRAIN_SECONDS = 30.0
 # Let the allocator and the reactor settle before reading VmRSS.
 RSS_SETTLE_SECONDS = 1.0
+SNAPSHOT_SECONDS = 60.0
+# --tracemalloc: how many places (files, then lines) to list.
+TRACEMALLOC_TOP = 15
 
 # About 1 KB of the HTML a journalist writes; the frame also carries the rendered card.
 BODY = "".join(
@@ -103,6 +113,7 @@ async def poll(conn, timeout: float, what: str):
 
 
 def client_main(conn, url: str, readers: int, publishes: int) -> None:
+    # publishes: the messages each reader is to receive.
     """Open the readers and say "ready"; on "drain", wait for every frame and send the
     results; on "close", drop the sockets and exit."""
     raise_fd_limit()
@@ -148,26 +159,34 @@ async def _client(conn, url: str, readers: int, publishes: int) -> None:
     seen: list[set[int]] = [set() for _ in range(readers)]
     expected = readers * publishes
     delivered = 0
+    frames = 0  # that carried measured messages: fewer than them when bursts are merged
     all_delivered = asyncio.Event()
     example: list[str] = []
 
     async def read(index: int, ws) -> None:
-        nonlocal delivered
+        nonlocal delivered, frames
         try:
             async for frame in ws:
                 received = time.time()
                 message = orjson.loads(frame)
-                if message.get("type") != "entry.created":
-                    continue  # e.g. a heartbeat
-                match = T_PATTERN.match(message["entry"]["headline"])
-                if match is None or message["revision"] in seen[index]:
-                    continue
-                seen[index].add(message["revision"])
-                samples.append((message["revision"], received - float(match.group(1))))
-                if not example:
-                    example.append(frame)
-                delivered += 1
-                if delivered == expected:
+                merged = message["messages"] if message.get("type") == "batch" else [message]
+                counted = 0
+                for message in merged:
+                    if message.get("type") != "entry.created":
+                        continue  # e.g. a heartbeat
+                    match = T_PATTERN.match(message["entry"]["headline"])
+                    if match is None or message["revision"] in seen[index]:
+                        continue
+                    seen[index].add(message["revision"])
+                    samples.append((message["revision"], received - float(match.group(1))))
+                    if not example:  # one message's frame, for the bare server to send
+                        example.append(
+                            frame if len(merged) == 1 else orjson.dumps(message).decode()
+                        )
+                    counted += 1
+                frames += counted > 0
+                delivered += counted
+                if counted and delivered == expected:
                     all_delivered.set()
         except Exception:
             pass  # A dropped reader shows as missing frames.
@@ -195,7 +214,7 @@ async def _client(conn, url: str, readers: int, publishes: int) -> None:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(DRAIN_SECONDS):
                 await all_delivered.wait()
-        conn.send(("result", samples, delivered, example[0] if example else None))
+        conn.send(("result", samples, delivered, frames, example[0] if example else None))
         await poll(conn, 300, "close")
     for task in tasks:
         task.cancel()
@@ -207,8 +226,8 @@ async def _client(conn, url: str, readers: int, publishes: int) -> None:
 
 
 def bare_server_main(conn, port: int) -> None:
-    """Send hello to every reader; on ("broadcast", frame, count), broadcast a warm-up frame
-    and then count frames like it, PUBLISH_INTERVAL_SECONDS apart."""
+    """Send hello to every reader; on ("broadcast", frame, count, burst), broadcast a warm-up
+    frame and then count bursts of `burst` frames like it, PUBLISH_INTERVAL_SECONDS apart."""
     raise_fd_limit()
     asyncio.run(_bare_server(conn, port))
 
@@ -229,16 +248,19 @@ async def _bare_server(conn, port: int) -> None:
         command = await poll(conn, 600, "broadcast")
         if command[0] != "broadcast":
             return  # The parent gave up.
-        _, frame, count = command
+        _, frame, count, burst = command
         message = orjson.loads(frame)
         started = time.monotonic()
+        revision = 0
         for i in range(count + 1):
             await asyncio.sleep(max(0.0, started + i * PUBLISH_INTERVAL_SECONDS - time.monotonic()))
-            # The timestamp is taken before the frame is built, as the liveblog one is
-            # taken before entry_publish() builds its.
-            message["entry"]["headline"] = f"t={time.time()!r}" if i else WARM_UP_HEADLINE
-            message["revision"] = i
-            broadcast(server.connections, orjson.dumps(message).decode())
+            for _ in range(burst if i else 1):
+                # The timestamp is taken before the frame is built, as the liveblog one is
+                # taken before entry_publish() builds its.
+                message["entry"]["headline"] = f"t={time.time()!r}" if i else WARM_UP_HEADLINE
+                message["revision"] = revision
+                revision += 1
+                broadcast(server.connections, orjson.dumps(message).decode())
         conn.send(("done",))
         await poll(conn, 600, "stop")
 
@@ -256,6 +278,7 @@ class Measurement:
     samples: list[tuple[int, float]]
     connect_seconds: float
     server_cpu_seconds: float
+    frames: int = 0
     example_frame: str | None = None
     publish_seconds: list[float] = field(default_factory=list)
     rss_kib_per_reader: float = math.nan
@@ -277,9 +300,10 @@ class Measurement:
 
     @property
     def cpu_us_per_frame(self) -> float:
-        # The warm-up frame went to every reader too.
-        frames = self.readers * (self.expected // self.readers + 1)
-        return 1e6 * self.server_cpu_seconds / frames
+        # Per message (a batch frame counts as the messages it carries); the warm-up
+        # message went to every reader too.
+        messages = self.readers * (self.expected // self.readers + 1)
+        return 1e6 * self.server_cpu_seconds / messages
 
 
 def free_port() -> int:
@@ -356,8 +380,9 @@ def profiled(pid: int, out: Path | None) -> Iterator[None]:
             profiler.wait(timeout=SERVER_STOP_SECONDS)
 
 
-def bench_env(database_url: str, redis_url: str) -> dict[str, str]:
+def bench_env(database_url: str, redis_url: str, layer: str | None) -> dict[str, str]:
     return {
+        **({"LIVEBLOG_BENCH_LAYER": layer} if layer else {}),
         "DJANGO_SETTINGS_MODULE": "liveblog.settings",
         "DATABASE_URL": database_url,
         "REDIS_URL": redis_url,
@@ -365,6 +390,8 @@ def bench_env(database_url: str, redis_url: str) -> dict[str, str]:
         "HTTPS": "false",  # plain HTTP on 127.0.0.1
         "SECRET_KEY": SECRET_KEY,
         "ALLOWED_HOSTS": HOST,
+        # Every reader comes from 127.0.0.1: no per-address limit on connects.
+        "RATE_LIMIT_SOCKET_CONNECTS_PER_MINUTE": "0",
     }
 
 
@@ -374,6 +401,7 @@ def setup_django(env: dict[str, str]):
     sys.path.insert(0, str(ROOT))
     import django
 
+    use_layer_of_this_run()
     django.setup()
     from django.core.management import call_command
 
@@ -406,14 +434,54 @@ def probe_hello(url: str) -> None:
             raise RuntimeError(f"expected hello, got {message!r}")
 
 
+def use_layer_of_this_run() -> None:
+    """--layer: the same channel layer in this process (which publishes) and in Daphne."""
+    layer = os.environ.get("LIVEBLOG_BENCH_LAYER")
+    if layer:
+        from django.conf import settings
+
+        from liveblog.layers import channel_layers
+
+        settings.CHANNEL_LAYERS = channel_layers(os.environ["REDIS_URL"], redis_layer=layer)
+
+
+# In the Daphne process: the run's settings (LIVEBLOG_BENCH_*), then Daphne's own entry point.
+SERVE_DAPHNE = (
+    f"import sys; sys.path.insert(0, {str(ROOT / 'bench')!r}); import fanout; fanout.serve_daphne()"
+)
+
+
+def serve_daphne() -> None:
+    """Daphne, after what this run measures: another channel layer than the settings' one
+    (--layer), tracemalloc snapshots on SIGUSR1 (--tracemalloc)."""
+    use_layer_of_this_run()
+    snapshot_path = os.environ.get("LIVEBLOG_BENCH_TRACEMALLOC")
+    if snapshot_path:
+        tracemalloc.start()
+
+        def dump(*_) -> None:
+            tracemalloc.take_snapshot().dump(snapshot_path + ".part")
+            os.replace(snapshot_path + ".part", snapshot_path)
+
+        signal.signal(signal.SIGUSR1, dump)
+    from daphne.cli import CommandLineInterface
+
+    sys.argv = ["daphne", *sys.argv[1:]]
+    CommandLineInterface.entrypoint()
+
+
 class Daphne:
-    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+    def __init__(self, env: dict[str, str], log_path: Path, *, traced: bool = False) -> None:
         self.port = free_port()
         self.log_path = log_path
         self.url = f"ws://{HOST}:{self.port}/ws/live/{SLUG}/"
+        self.traced = traced
+        self.snapshot_path = log_path.with_suffix(".tracemalloc")
+        if traced:
+            env = env | {"LIVEBLOG_BENCH_TRACEMALLOC": str(self.snapshot_path)}
         with log_path.open("wb") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "daphne", "-b", HOST, "-p", str(self.port)]
+                [sys.executable, "-c", SERVE_DAPHNE, "-b", HOST, "-p", str(self.port)]
                 + ["liveblog.asgi:application"],
                 cwd=ROOT,
                 env=os.environ | env | {"PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"},
@@ -441,6 +509,19 @@ class Daphne:
                         f"Daphne did not serve within {SERVER_START_SECONDS:.0f} s: {error!r}"
                     ) from error
             time.sleep(0.1)
+
+    def snapshot(self) -> tracemalloc.Snapshot | None:
+        """Daphne's Python allocations now, if it runs under --tracemalloc."""
+        if not self.traced:
+            return None
+        self.snapshot_path.unlink(missing_ok=True)
+        self.process.send_signal(signal.SIGUSR1)
+        deadline = time.monotonic() + SNAPSHOT_SECONDS
+        while not self.snapshot_path.exists():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no tracemalloc snapshot within {SNAPSHOT_SECONDS:.0f} s")
+            time.sleep(0.1)
+        return tracemalloc.Snapshot.load(str(self.snapshot_path))
 
     def log(self) -> str:
         """The end of the log, without the access log's line per handshake."""
@@ -486,11 +567,12 @@ class Client:
             print(f"  {failed} of {self.readers} readers could not connect, e.g. {examples}")
         return seconds
 
-    def drain(self) -> tuple[list[tuple[int, float]], int, str | None]:
-        """Once every reader has every frame (or DRAIN_SECONDS have passed)."""
+    def drain(self) -> tuple[list[tuple[int, float]], int, int, str | None]:
+        """Once every reader has every message (or DRAIN_SECONDS have passed): the
+        samples, the messages delivered, the frames that carried them, a single frame."""
         self.conn.send(("drain",))
-        _, samples, delivered, example = receive(self.conn, DRAIN_SECONDS + 60, "client drain")
-        return samples, delivered, example
+        _, *result = receive(self.conn, DRAIN_SECONDS + 60, "client drain")
+        return tuple(result)
 
     def stop(self) -> None:
         with contextlib.suppress(OSError):
@@ -509,23 +591,28 @@ def measure_liveblog(
     readers: int,
     publishes: int,
     profile_dir: Path | None,
+    traced: bool = False,
+    burst: int = 1,
 ) -> Measurement:
     from updates.services import entry_publish
 
     def profile(phase: str) -> Path | None:
         return profile_dir / f"daphne-{readers}-{phase}.txt" if profile_dir else None
 
-    daphne = Daphne(env, workdir / f"daphne-{readers}.log")
+    daphne = Daphne(env, workdir / f"daphne-{readers}.log", traced=traced)
     client = None
     try:
         daphne.wait_until_serving()
         time.sleep(RSS_SETTLE_SECONDS)
         rss_idle = vm_rss_kib(daphne.pid)
+        before = daphne.snapshot()
         with profiled(daphne.pid, profile("connect")):
-            client = Client(context, daphne.url, readers, publishes)
+            client = Client(context, daphne.url, readers, publishes * burst)
             connect_seconds = client.wait_ready()
         time.sleep(RSS_SETTLE_SECONDS)
         rss_readers = vm_rss_kib(daphne.pid)
+        if before is not None:
+            print_allocations(before, daphne.snapshot(), readers)
 
         publish_seconds = []
         with (
@@ -536,24 +623,26 @@ def measure_liveblog(
             started = time.monotonic()
             for i in range(publishes + 1):
                 time.sleep(max(0.0, started + i * PUBLISH_INTERVAL_SECONDS - time.monotonic()))
-                sent = time.time()
-                headline = f"t={sent!r}" if i else WARM_UP_HEADLINE
-                # As a management command would: from plain synchronous code, so each
-                # publish's group_send runs in an event loop of its own (the admin's runs
-                # in its Daphne process's loop).
-                entry_publish(event=event, author=None, headline=headline, body=BODY)
-                if i:
-                    publish_seconds.append(time.time() - sent)
-            samples, delivered, example = client.drain()
+                for _ in range(burst if i else 1):
+                    sent = time.time()
+                    headline = f"t={sent!r}" if i else WARM_UP_HEADLINE
+                    # As a management command would: from plain synchronous code, so each
+                    # publish's group_send runs in an event loop of its own (the admin's
+                    # runs in its Daphne process's loop).
+                    entry_publish(event=event, author=None, headline=headline, body=BODY)
+                    if i:
+                        publish_seconds.append(time.time() - sent)
+            samples, delivered, frames, example = client.drain()
             server_cpu = cpu_seconds(daphne.pid) - cpu_before
         return Measurement(
             "liveblog",
             readers,
-            readers * publishes,
+            readers * publishes * burst,
             delivered,
             samples,
             connect_seconds,
             server_cpu,
+            frames,
             example,
             publish_seconds,
             (rss_readers - rss_idle) / readers,
@@ -568,7 +657,7 @@ def measure_liveblog(
         daphne.stop()
 
 
-def measure_bare(context, frame: str, readers: int, publishes: int) -> Measurement:
+def measure_bare(context, frame: str, readers: int, publishes: int, burst: int = 1) -> Measurement:
     port = free_port()
     server_conn, child = context.Pipe()
     server = context.Process(target=bare_server_main, args=(child, port), daemon=True)
@@ -578,25 +667,26 @@ def measure_bare(context, frame: str, readers: int, publishes: int) -> Measureme
     try:
         receive(server_conn, SERVER_START_SECONDS, "bare server")
         rss_idle = vm_rss_kib(server.pid)
-        client = Client(context, f"ws://{HOST}:{port}/", readers, publishes)
+        client = Client(context, f"ws://{HOST}:{port}/", readers, publishes * burst)
         connect_seconds = client.wait_ready()
         time.sleep(RSS_SETTLE_SECONDS)
         rss_readers = vm_rss_kib(server.pid)
         with Elsewhere(server.pid, client.process.pid) as elsewhere:
             cpu_before = cpu_seconds(server.pid)
-            server_conn.send(("broadcast", frame, publishes))
+            server_conn.send(("broadcast", frame, publishes, burst))
             timeout = (publishes + 1) * PUBLISH_INTERVAL_SECONDS + 60
             receive(server_conn, timeout, "bare broadcast")
-            samples, delivered, _ = client.drain()
+            samples, delivered, frames, _ = client.drain()
             server_cpu = cpu_seconds(server.pid) - cpu_before
         return Measurement(
             "bare",
             readers,
-            readers * publishes,
+            readers * publishes * burst,
             delivered,
             samples,
             connect_seconds,
             server_cpu,
+            frames,
             rss_kib_per_reader=(rss_readers - rss_idle) / readers,
             elsewhere_cpus=elsewhere.cpus,
         )
@@ -627,6 +717,26 @@ def print_row(m: Measurement, verbose: bool) -> None:
         print(f"{'':>9}per publish, p50/max ms: {m.per_publish()}")
 
 
+def print_allocations(
+    before: tracemalloc.Snapshot, after: tracemalloc.Snapshot, readers: int
+) -> None:
+    """Python allocations the readers added, in bytes per reader, by file and by line."""
+    for key in ("filename", "lineno"):
+        differences = after.compare_to(before, key)
+        total = sum(d.size_diff for d in differences)
+        print(f"{'':>9}tracemalloc, bytes per reader by {key} (all: {total / readers:.0f}):")
+        for difference in differences[:TRACEMALLOC_TOP]:
+            frame = difference.traceback[0]
+            where = frame.filename.split("site-packages/")[-1].removeprefix(str(ROOT) + "/")
+            if key == "lineno":
+                code = linecache.getline(frame.filename, frame.lineno).strip()[:60]
+                where = f"{where}:{frame.lineno}  {code}"
+            print(
+                f"{'':>11}{difference.size_diff / readers:>8.0f}"
+                f"  {difference.count_diff / readers:>6.1f} blocks  {where}"
+            )
+
+
 def print_summary(live: Measurement, bare: Measurement) -> None:
     ratio = live.percentile(0.99) / bare.percentile(0.99)
     publish_ms = sorted(1000 * s for s in live.publish_seconds)
@@ -637,14 +747,31 @@ def print_summary(live: Measurement, bare: Measurement) -> None:
         f"entry_publish() blocked: median {publish_ms[len(publish_ms) // 2]:.1f} ms, "
         f"max {publish_ms[-1]:.1f} ms"
     )
+    if live.frames != live.delivered:
+        print(
+            f"{'':>9}frames per reader: liveblog {live.frames / live.readers:.1f}, "
+            f"bare {bare.frames / bare.readers:.1f}, "
+            f"for {live.expected // live.readers} messages each"
+        )
 
 
 def main() -> int:
+    global PUBLISH_INTERVAL_SECONDS
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter
     )
     parser.add_argument("--readers", type=int, nargs="+", default=[500, 2000], metavar="N")
     parser.add_argument("--publishes", type=int, default=20, metavar="P")
+    parser.add_argument(
+        "--burst", type=int, default=1, metavar="B", help="each publish is B back to back"
+    )
+    parser.add_argument(
+        "--interval",
+        type=float,
+        default=PUBLISH_INTERVAL_SECONDS,
+        metavar="SECONDS",
+        help="between publishes (bursts)",
+    )
     parser.add_argument("--smoke", action="store_true", help="N=200, P=5: a quick check for CI")
     parser.add_argument(
         "--sustained", action="store_true", help="N=2000, 10 publishes a second for a minute"
@@ -652,15 +779,25 @@ def main() -> int:
     parser.add_argument("--redis-url", default=DEFAULT_REDIS_URL)
     parser.add_argument("--profile", type=Path, metavar="DIR", help="py-spy raw stacks of Daphne")
     parser.add_argument("--verbose", action="store_true", help="p50/max of each publish too")
+    parser.add_argument(
+        "--layer",
+        choices=["core", "pubsub"],
+        help="channels-redis layer for Daphne (default: the settings' one)",
+    )
+    parser.add_argument(
+        "--tracemalloc",
+        action="store_true",
+        help="Daphne's Python allocations per reader, by file and line (slows handshakes)",
+    )
     args = parser.parse_args()
     if args.smoke:
         args.readers, args.publishes = [200], 5
     if args.sustained:
-        global PUBLISH_INTERVAL_SECONDS
-        args.readers, args.publishes, PUBLISH_INTERVAL_SECONDS = [2000], 600, 0.1
-        os.environ["LIVEBLOG_BENCH_INTERVAL"] = str(PUBLISH_INTERVAL_SECONDS)
-    if args.publishes < 1 or min(args.readers) < 1:
-        parser.error("readers and publishes must be positive")
+        args.readers, args.publishes, args.interval = [2000], 600, 0.1
+    PUBLISH_INTERVAL_SECONDS = args.interval
+    os.environ["LIVEBLOG_BENCH_INTERVAL"] = str(PUBLISH_INTERVAL_SECONDS)
+    if args.publishes < 1 or min(args.readers) < 1 or args.burst < 1:
+        parser.error("readers, publishes and burst must be positive")
 
     # Daphne inherits this, so it can hold N sockets too.
     raise_fd_limit()
@@ -675,23 +812,32 @@ def main() -> int:
     complete = True
     with tempfile.TemporaryDirectory(prefix="liveblog-bench-") as tmp:
         workdir = Path(tmp)
-        env = bench_env(f"sqlite:///{workdir / 'bench.sqlite3'}", args.redis_url)
+        env = bench_env(f"sqlite:///{workdir / 'bench.sqlite3'}", args.redis_url, args.layer)
         forget_stale_groups(args.redis_url)
         event = setup_django(env)
 
+        what = f"bursts of {args.burst} publishes" if args.burst > 1 else "publishes"
         print(
-            f"{args.publishes} publishes {PUBLISH_INTERVAL_SECONDS * 1000:.0f} ms apart per N; "
+            f"{args.publishes} {what} {PUBLISH_INTERVAL_SECONDS * 1000:.0f} ms apart per N; "
             "latency in ms from the start of a publish to its receipt"
         )
         print(HEADER)
         for readers in args.readers:
             live = measure_liveblog(
-                context, event, env, workdir, readers, args.publishes, args.profile
+                context,
+                event,
+                env,
+                workdir,
+                readers,
+                args.publishes,
+                args.profile,
+                args.tracemalloc,
+                args.burst,
             )
             print_row(live, args.verbose)
             if live.example_frame is None:
                 raise RuntimeError("no liveblog frame arrived: nothing to broadcast bare")
-            bare = measure_bare(context, live.example_frame, readers, args.publishes)
+            bare = measure_bare(context, live.example_frame, readers, args.publishes, args.burst)
             print_row(bare, args.verbose)
             print_summary(live, bare)
             sys.stdout.flush()

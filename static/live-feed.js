@@ -10,6 +10,8 @@
 // - hello and heartbeat carry the server's revision: ahead of ours means we missed
 //   something. A hello behind ours means the server forgot (another database): start
 //   again; a heartbeat behind ours may only be late, so the server is asked.
+// - A batch is several changes in one frame (a burst): each is received in turn, as
+//   if it had come alone.
 (function (root) {
   "use strict";
 
@@ -40,6 +42,11 @@
 
   // Always a promise, rejected if a catch-up it started failed.
   LiveFeed.prototype.receive = function (message) {
+    if (message.type === "batch") {
+      var self = this;
+      var messages = Array.isArray(message.messages) ? message.messages : [];
+      return Promise.all(messages.map(function (each) { return self.receive(each); }));
+    }
     // Not numbered: not a change (a kind of message this page does not know).
     if (typeof message.revision !== "number") return Promise.resolve();
     if (message.type === "hello" || message.type === "heartbeat") {

@@ -6,6 +6,7 @@ order, some never) and answers to its catch-up requests as the server would give
 exactly the server's state.
 """
 
+import itertools
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -255,6 +256,13 @@ class Run:
             self.in_transit.append(message)  # and once more
 
     async def deliver_one(self) -> None:
+        # Now and then the changes at the front come merged into one frame, as a burst does.
+        changes = list(itertools.takewhile(lambda m: m["type"] != "heartbeat", self.in_transit))
+        if len(changes) > 1 and self.rng.random() < 0.2:
+            merged = changes[: self.rng.randint(2, 4)]
+            del self.in_transit[: len(merged)]
+            await self.deliver({"type": "batch", "messages": merged})
+            return
         # Mostly in order, sometimes overtaken.
         index = 0 if self.rng.random() < 0.6 else self.rng.randrange(len(self.in_transit))
         await self.deliver(self.in_transit.pop(index))
@@ -444,3 +452,55 @@ async def test_a_message_of_a_kind_the_feed_does_not_know_neither_jams_nor_break
     assert now["revision"] == 5
     assert now["held"] == 0
     assert now["failures"] == []
+
+
+async def test_a_batch_is_applied_as_its_changes_one_after_another(page: Page):
+    await start(page, 3, [{"id": 10, "revision": 2, "headline": "second"}])
+
+    waiting = await deliver(
+        page,
+        {
+            "type": "batch",
+            "messages": [
+                entry_message("entry.created", 4, 40, "fourth"),
+                entry_message("entry.updated", 5, 10, "second, edited"),
+                deleted_message(6, 40),
+            ],
+        },
+    )
+
+    now = await snapshot(page)
+    assert waiting == []
+    assert now["shown"] == {"10": "second, edited"}
+    assert now["removed"] == [40]
+    assert now["revision"] == 6
+
+
+async def test_a_batch_ahead_of_a_gap_is_held_and_the_gap_asked_for(page: Page):
+    await start(page, 3)
+
+    waiting = await deliver(
+        page,
+        {
+            "type": "batch",
+            "messages": [
+                entry_message("entry.created", 5, 50, "fifth"),
+                entry_message("entry.created", 6, 60, "sixth"),
+            ],
+        },
+    )
+    assert [request["since"] for request in waiting] == [3]
+    assert (await snapshot(page))["held"] == 2
+
+    await answer(
+        page,
+        {
+            "revision": 4,
+            "changes": [entry_message("entry.created", 4, 40, "fourth")["entry"]],
+            "event": {"title": "Then"},
+        },
+    )
+    now = await snapshot(page)
+    assert now["shown"] == {"40": "fourth", "50": "fifth", "60": "sixth"}
+    assert now["revision"] == 6
+    assert now["held"] == 0
