@@ -79,34 +79,41 @@ def entry(make_entry) -> Entry:
 
 
 @pytest.fixture
-def pages(event: Event, entry: Entry) -> dict[str, tuple[str, bool]]:
-    """Every kind of page the app serves: its address, and whether it needs a login."""
+def pages(event: Event, entry: Entry) -> dict[str, tuple[str, bool, int]]:
+    """Every kind of page the app serves: its address, whether it needs a journalist
+    logged in, and its status."""
     return {
-        "home": ("/", False),
-        "live page": ("/live/harbourside/", False),
-        "live page, older entries": ("/live/harbourside/?order=oldest", False),
-        "entry permalink": (entry.get_absolute_url(), False),
-        "not found": ("/live/no-such-event/", False),
-        "admin login": ("/admin/login/", False),
-        "admin index": ("/admin/", True),
-        "admin changelist": ("/admin/updates/entry/", True),
-        "admin change form": (f"/admin/updates/entry/{entry.pk}/change/", True),
-        "admin add form": ("/admin/updates/entry/add/", True),
-        "desk": (f"/admin/updates/event/{event.pk}/desk/", True),
-        "JSON API": ("/api/events/harbourside/entries/", False),
-        "JSON API error": ("/api/events/harbourside/entries/?limit=0", False),
-        "health check": ("/healthz", False),
+        "home": ("/", False, 200),
+        "live page": ("/live/harbourside/", False, 200),
+        "live page, oldest first": ("/live/harbourside/?order=oldest", False, 200),
+        "entry permalink": (entry.get_absolute_url(), False, 200),
+        "not found": ("/live/no-such-event/", False, 404),
+        "admin login": ("/admin/login/", False, 200),
+        "admin index": ("/admin/", True, 200),
+        "admin changelist": ("/admin/updates/entry/", True, 200),
+        "admin change form": (f"/admin/updates/entry/{entry.pk}/change/", True, 200),
+        "admin add form": ("/admin/updates/entry/add/", True, 200),
+        "desk": (f"/admin/updates/event/{event.pk}/desk/", True, 200),
+        "JSON API": ("/api/events/harbourside/entries/", False, 200),
+        "JSON API error": ("/api/events/harbourside/entries/?limit=0", False, 400),
+        "health check": ("/healthz", False, 200),
     }
 
 
+def get(client, journalist, page: tuple[str, bool, int]):
+    url, needs_login, status = page
+    if needs_login:
+        client.force_login(journalist)
+    else:
+        client.logout()
+    response = client.get(url)
+    assert response.status_code == status, url
+    return response
+
+
 def test_every_kind_of_page_carries_the_policy_and_the_other_headers(client, journalist, pages):
-    for name, (url, needs_login) in pages.items():
-        if needs_login:
-            client.force_login(journalist)
-        else:
-            client.logout()
-        response = client.get(url)
-        assert response.status_code in (200, 400, 404), (name, response.status_code)
+    for name, page in pages.items():
+        response = get(client, journalist, page)
         assert "Content-Security-Policy" in response, name
         for header, value in OTHER_HEADERS.items():
             assert response[header] == value, (name, header)
@@ -131,12 +138,8 @@ def test_the_policy_is_strict(client, event):
 
 
 def test_each_pages_inline_scripts_carry_that_responses_nonce(client, journalist, pages):
-    for name, (url, needs_login) in pages.items():
-        if needs_login:
-            client.force_login(journalist)
-        else:
-            client.logout()
-        response = client.get(url)
+    for name, page in pages.items():
+        response = get(client, journalist, page)
         if not response["Content-Type"].startswith("text/html"):
             continue
         nonce = nonce_of(response)
@@ -153,8 +156,7 @@ def test_each_pages_inline_scripts_carry_that_responses_nonce(client, journalist
 def test_the_rich_text_editors_import_map_carries_the_nonce(client, journalist, pages, where):
     # django-prose-editor writes an inline <script type="importmap"> through its widget
     # media; rendered with {% csp_nonce_attr media %} it gets the response's nonce.
-    client.force_login(journalist)
-    response = client.get(pages[where][0])
+    response = get(client, journalist, pages[where])
     import_maps = [
         attributes
         for attributes in Scripts(response.content.decode()).inline
