@@ -124,6 +124,7 @@ def _counts() -> BaseCache:
 
 @receiver(setting_changed)
 def _forget_counts_client(*, setting: str, **kwargs) -> None:
+    # A test that points CACHES elsewhere (at a Redis that is down) counts there.
     if setting == "CACHES":
         _counts.cache_clear()
 
