@@ -10,6 +10,7 @@ each value, and what a proxy in front must add: docs/reliability.md.
 
 from daphne.cli import CommandLineInterface
 from daphne.server import Server
+from daphne.ws_protocol import WebSocketProtocol
 
 LIMITS = {
     # Readers never send, so Daphne pings each of them this often (its pings are sent
@@ -29,8 +30,9 @@ LIMITS = {
     # and the page reconnects (with backoff) and catches up, as after any drop.
     "websocket_timeout": 24 * 60 * 60,
     # Readers send nothing (the consumer closes 4003 on any message), but autobahn
-    # buffers a whole message before the app sees it: refuse anything bigger than
-    # this (close 1009) instead of holding Daphne's 1 MiB default per socket.
+    # buffers a whole message before the app sees it: a bigger one drops the
+    # connection instead of holding up to Daphne's 1 MiB default per socket. (Only
+    # what readers send: see ListenOnlyWebSocketProtocol.)
     "websocket_max_message_size": 1024,
     "websocket_max_frame_size": 1024,
     # A request the app has not answered in 30 s gets a 503 and its connection back.
@@ -49,11 +51,28 @@ LIMITS = {
 HTTP_IDLE_TIMEOUT_SECONDS = 15
 
 
-class LiveblogServer(Server):
-    """Daphne's server, with the HTTP idle timeout Daphne does not expose.
+class ListenOnlyWebSocketProtocol(WebSocketProtocol):
+    """Daphne's websocket protocol, with the message size limit on incoming messages only.
 
-    Daphne builds its factories inside run(), just before the reactor starts; this
-    property is where the HTTP factory can be given its timeout before any connection.
+    autobahn holds outgoing messages to maxMessagePayloadSize too, raising for a bigger
+    one: an entry's frame is as big as its body (twice: the body and its card), so
+    readers would silently miss every long entry.
+    """
+
+    def sendMessage(self, payload, *args, **kwargs):
+        limit, self.maxMessagePayloadSize = self.maxMessagePayloadSize, 0
+        try:
+            return super().sendMessage(payload, *args, **kwargs)
+        finally:
+            self.maxMessagePayloadSize = limit
+
+
+class LiveblogServer(Server):
+    """Daphne's server, with what Daphne's options do not reach: the HTTP idle timeout
+    and the websocket protocol.
+
+    Daphne builds its factories inside run(), just before the reactor starts; these
+    properties are where the factories are set up before any connection.
     """
 
     @property
@@ -64,6 +83,15 @@ class LiveblogServer(Server):
     def http_factory(self, factory) -> None:
         factory.timeOut = HTTP_IDLE_TIMEOUT_SECONDS
         self._http_factory = factory
+
+    @property
+    def ws_factory(self):
+        return self._ws_factory
+
+    @ws_factory.setter
+    def ws_factory(self, factory) -> None:
+        factory.protocol = ListenOnlyWebSocketProtocol
+        self._ws_factory = factory
 
 
 class CommandLine(CommandLineInterface):

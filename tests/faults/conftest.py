@@ -145,6 +145,11 @@ async def open_reader(base_url: str, slug: str, timeout: float = 10.0):
     return connection, hello
 
 
+def changes_in(frame: dict) -> list[dict]:
+    """The messages a frame carries: itself, or a batch's messages in order."""
+    return frame["messages"] if frame["type"] == "batch" else [frame]
+
+
 def readers_reported(redis_server: RedisServer, event_id: int, pid: int) -> int | None:
     """The reader count the Daphne process `pid` last wrote for the event (presence.py),
     or None if it has written none."""

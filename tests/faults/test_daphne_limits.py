@@ -1,13 +1,15 @@
 """The limits liveblog/server.py gives Daphne hold against clients that abuse them."""
 
+import asyncio
 import socket
 import time
 
+import orjson
 import pytest
 import websockets
 
 from liveblog.server import HTTP_IDLE_TIMEOUT_SECONDS, LIMITS
-from tests.faults.conftest import open_reader
+from tests.faults.conftest import changes_in, open_reader
 from tests.servers import DaphneServer
 
 pytestmark = [pytest.mark.faults, pytest.mark.django_db(transaction=True)]
@@ -34,6 +36,21 @@ async def test_a_reader_sending_more_than_the_message_limit_is_dropped_before_th
     # autobahn drops the TCP connection as soon as the frame's header announces more
     # than the limit; the app, had it seen the message, would have closed with 4003.
     assert await closed_with(connection) is None
+
+
+async def test_readers_get_frames_far_bigger_than_what_they_may_send(
+    transactional_db, desk, reader_server: DaphneServer
+):
+    connection, _ = await open_reader(reader_server.url, SLUG)
+    try:
+        body = "<p>" + "Turnout by ward, in full. " * 4000 + "</p>"
+        entry = await desk.publish("Every ward's turnout", body)
+        async with asyncio.timeout(5):
+            frame = orjson.loads(await connection.recv())
+        assert len(body) > 100 * LIMITS["websocket_max_message_size"]
+        assert [message["entry"]["id"] for message in changes_in(frame)] == [entry.pk]
+    finally:
+        await connection.close()
 
 
 async def test_a_reader_sending_a_message_within_the_limit_is_closed_by_the_app(
