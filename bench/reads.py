@@ -19,8 +19,10 @@ process, 1 thread, 20 connections) measures each URL in turn, the trivial JSON v
 serves the newest pages, for the price of building them on every request.
 
 Printed per URL: requests per second, the ratio to that server's trivial view, latency
-p50 and p99, answers that were not 2xx (wrk's socket errors included), and the
-machine's load average (1 min) when the URL was done: figures taken while the load is
+p50 and p99, answers that were not 2xx (wrk's socket errors included), the server's
+CPU time per request (its processes' user and system time over the requests wrk
+finished: steadier than requests per second on a shared machine), and the machine's
+load average (1 min) when the URL was done: requests per second taken while the load is
 above the number of cores say more about the machine than about the code. Then the
 ratios: cached newest page over uncached, and gunicorn over Daphne. --smoke: a few
 hundred entries, 1 s and 4 connections per URL. Exits 1 if any answer was not 2xx.
@@ -189,7 +191,8 @@ class Server:
         self.log_path = log_dir / f"{kind}-{env['DJANGO_SETTINGS_MODULE']}.log"
         if kind == "gunicorn":
             command = ["-m", "gunicorn", "-c", str(GUNICORN_CONFIG), "-b", f"{HOST}:{self.port}"]
-            command += ["liveblog.wsgi:application"]
+            # Workers live through the run, so their CPU time is all counted.
+            command += ["--max-requests", "0", "liveblog.wsgi:application"]
         else:
             # Daphne as production runs it, with liveblog's limits.
             command = ["-m", "liveblog.server", "-b", HOST, "-p", str(self.port)]
@@ -232,6 +235,18 @@ class Server:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")[-4000:]
+
+    def cpu_seconds(self) -> float:
+        """User and system CPU time of the server's processes (gunicorn: master and workers)."""
+        pids = [self.process.pid]
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        pids += [int(pid) for pid in children.read_text().split()]
+        ticks = 0
+        for pid in pids:
+            # Fields 14 and 15 (utime, stime), counted after the ")" ending the name.
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])
+        return ticks / os.sysconf("SC_CLK_TCK")
 
     def stop(self) -> None:
         if self.process.poll() is not None:
@@ -283,6 +298,7 @@ def wrk(url: str, seconds: int, connections: int) -> dict[str, float]:
     )
     return {
         "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        "requests": int(re.search(r"(\d+) requests in", out).group(1)),
         "p50": millis("50%"),
         "p99": millis("99%"),
         "errors": (int(non_2xx.group(1)) if non_2xx else 0)
@@ -290,13 +306,14 @@ def wrk(url: str, seconds: int, connections: int) -> dict[str, float]:
     }
 
 
-COLUMNS = ["req/s", "vs trivial", "p50 ms", "p99 ms", "errors", "load"]
+COLUMNS = ["req/s", "vs trivial", "p50 ms", "p99 ms", "errors", "CPU ms", "load"]
 
 
 def print_row(label: str, row: dict[str, float], trivial: float) -> None:
     print(
         f"  {label:40} {row['rps']:10.0f} {row['rps'] / trivial:9.2f}x "
-        f"{row['p50']:10.1f} {row['p99']:10.1f} {row['errors']:10d} {os.getloadavg()[0]:10.2f}"
+        f"{row['p50']:10.1f} {row['p99']:10.1f} {row['errors']:10d} {row['cpu_ms']:10.2f} "
+        f"{os.getloadavg()[0]:10.2f}"
     )
 
 
@@ -322,7 +339,9 @@ def measure_server(
                 problem = check_answer(server, url)
                 if problem:
                     found.append(f"{kind}: {problem}")
+                cpu_before = server.cpu_seconds()
                 rows[label] = row = wrk(server.base + url.path, args.seconds, args.connections)
+                row["cpu_ms"] = (server.cpu_seconds() - cpu_before) * 1000 / row["requests"]
                 print_row(label, row, rows[urls[0].label]["rps"])
                 if row["errors"]:
                     found.append(f"{kind}: {row['errors']} errors on {label}")
@@ -340,11 +359,19 @@ def print_ratios(results: dict[str, dict[str, dict]], urls: list[Url]) -> None:
     for kind, rows in results.items():
         trivial = rows[urls[0].label]["rps"]
         for label in load_more:
-            print(f"  {kind}: {label} / trivial view: {rows[label]['rps'] / trivial:.2f}x")
+            by_cpu = rows[urls[0].label]["cpu_ms"] / rows[label]["cpu_ms"]
+            print(
+                f"  {kind}: {label} / trivial view: {rows[label]['rps'] / trivial:.2f}x "
+                f"(by server CPU per request: {by_cpu:.2f}x)"
+            )
         for url in urls:
             if url.uncached_label:
-                ratio = rows[url.label]["rps"] / rows[url.uncached_label]["rps"]
-                print(f"  {kind}: {url.label} / {url.uncached_label}: {ratio:.1f}x")
+                cached, uncached = rows[url.label], rows[url.uncached_label]
+                print(
+                    f"  {kind}: {url.label} / {url.uncached_label}: "
+                    f"{cached['rps'] / uncached['rps']:.1f}x "
+                    f"(by server CPU per request: {uncached['cpu_ms'] / cached['cpu_ms']:.1f}x)"
+                )
     if len(results) == 2:
         gunicorn, daphne = results["gunicorn"], results["daphne"]
         for label in [urls[0].label, *load_more]:
