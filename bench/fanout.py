@@ -32,7 +32,8 @@ frame (from the warm-up to the last receipt); and "elsewhere", how many CPUs the
 the machine (Redis, py-spy, anything else running) kept busy meanwhile: on a shared
 machine, more than a few tenths means the latencies are not to be trusted. Then the p99
 ratio (liveblog / bare), the server's memory per idle reader (VmRSS with N readers minus
-VmRSS with none, divided by N) and how long entry_publish() blocked its caller.
+VmRSS with none, divided by N), how long entry_publish() blocked its caller, and the CPU
+Daphne burns with N readers connected and nothing published.
 --verbose adds p50/max per publish. Exits 1 if any reader missed any message.
 """
 
@@ -81,6 +82,8 @@ DRAIN_SECONDS = 30.0
 # Let the allocator and the reactor settle before reading VmRSS.
 RSS_SETTLE_SECONDS = 1.0
 SNAPSHOT_SECONDS = 60.0
+# Long enough to hold one run of each of Daphne's periodic checks (every 1 s and 2 s).
+IDLE_SECONDS = 4.0
 # --tracemalloc: how many places (files, then lines) to list.
 TRACEMALLOC_TOP = 15
 
@@ -283,6 +286,10 @@ class Measurement:
     publish_seconds: list[float] = field(default_factory=list)
     rss_kib_per_reader: float = math.nan
     elsewhere_cpus: float = math.nan
+    idle_cpus: float = math.nan  # CPUs the server keeps busy with N readers and no publish
+    # Daphne's collections from the warm-up to the last receipt, per generation:
+    # [how many, seconds in them, the longest].
+    collections: dict[str, list[float]] = field(default_factory=dict)
 
     def percentile(self, q: float, revision: int | None = None) -> float:
         """Nearest rank, in milliseconds; NaN without data."""
@@ -390,8 +397,9 @@ def bench_env(database_url: str, redis_url: str, layer: str | None) -> dict[str,
         "HTTPS": "false",  # plain HTTP on 127.0.0.1
         "SECRET_KEY": SECRET_KEY,
         "ALLOWED_HOSTS": HOST,
-        # Every reader comes from 127.0.0.1: no per-address limit on connects.
-        "RATE_LIMIT_SOCKET_CONNECTS_PER_MINUTE": "0",
+        # Every reader comes from 127.0.0.1: connects are counted, as in production, against
+        # a limit they never reach.
+        "RATE_LIMIT_SOCKET_CONNECTS_PER_MINUTE": "10000000",
     }
 
 
@@ -453,8 +461,30 @@ SERVE_DAPHNE = (
 
 def serve_daphne() -> None:
     """Daphne, after what this run measures: another channel layer than the settings' one
-    (--layer), tracemalloc snapshots on SIGUSR1 (--tracemalloc)."""
+    (--layer), tracemalloc snapshots on SIGUSR1 (--tracemalloc), the time spent in each
+    generation's collections written out on SIGUSR2."""
     use_layer_of_this_run()
+    collections = {generation: [0, 0.0, 0.0] for generation in ("0", "1", "2")}
+    collecting: list[float] = []
+
+    def time_collections(phase: str, info: dict) -> None:
+        if phase == "start":
+            collecting[:] = [time.perf_counter()]
+        elif collecting:
+            took = time.perf_counter() - collecting.pop()
+            totals = collections[str(info["generation"])]
+            totals[0], totals[1], totals[2] = totals[0] + 1, totals[1] + took, max(totals[2], took)
+
+    gc.callbacks.append(time_collections)
+    stats_path = os.environ["LIVEBLOG_BENCH_GC_STATS"]
+
+    def write_collections(*_) -> None:
+        Path(stats_path + ".part").write_bytes(orjson.dumps(collections))
+        os.replace(stats_path + ".part", stats_path)
+        for totals in collections.values():
+            totals[2] = 0.0  # the longest, from now on
+
+    signal.signal(signal.SIGUSR2, write_collections)
     snapshot_path = os.environ.get("LIVEBLOG_BENCH_TRACEMALLOC")
     if snapshot_path:
         tracemalloc.start()
@@ -477,6 +507,8 @@ class Daphne:
         self.url = f"ws://{HOST}:{self.port}/ws/live/{SLUG}/"
         self.traced = traced
         self.snapshot_path = log_path.with_suffix(".tracemalloc")
+        self.gc_stats_path = log_path.with_suffix(".gc.json")
+        env = env | {"LIVEBLOG_BENCH_GC_STATS": str(self.gc_stats_path)}
         if traced:
             env = env | {"LIVEBLOG_BENCH_TRACEMALLOC": str(self.snapshot_path)}
         with log_path.open("wb") as log:
@@ -509,6 +541,18 @@ class Daphne:
                         f"Daphne did not serve within {SERVER_START_SECONDS:.0f} s: {error!r}"
                     ) from error
             time.sleep(0.1)
+
+    def collections(self) -> dict[str, list[float]]:
+        """Per generation: [collections and seconds in them since Daphne started, the
+        longest since the last call]."""
+        self.gc_stats_path.unlink(missing_ok=True)
+        self.process.send_signal(signal.SIGUSR2)
+        deadline = time.monotonic() + SNAPSHOT_SECONDS
+        while not self.gc_stats_path.exists():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no collection times within {SNAPSHOT_SECONDS:.0f} s")
+            time.sleep(0.05)
+        return orjson.loads(self.gc_stats_path.read_bytes())
 
     def snapshot(self) -> tracemalloc.Snapshot | None:
         """Daphne's Python allocations now, if it runs under --tracemalloc."""
@@ -611,6 +655,10 @@ def measure_liveblog(
             connect_seconds = client.wait_ready()
         time.sleep(RSS_SETTLE_SECONDS)
         rss_readers = vm_rss_kib(daphne.pid)
+        # What N idle readers cost: Daphne checks every connection each second or two.
+        idle_started, idle_cpu = time.monotonic(), cpu_seconds(daphne.pid)
+        time.sleep(IDLE_SECONDS)
+        idle_cpus = (cpu_seconds(daphne.pid) - idle_cpu) / (time.monotonic() - idle_started)
         if before is not None:
             print_allocations(before, daphne.snapshot(), readers)
 
@@ -619,6 +667,7 @@ def measure_liveblog(
             profiled(daphne.pid, profile("fanout")),
             Elsewhere(daphne.pid, client.process.pid) as elsewhere,
         ):
+            collections_before = daphne.collections()
             cpu_before = cpu_seconds(daphne.pid)
             started = time.monotonic()
             for i in range(publishes + 1):
@@ -634,6 +683,7 @@ def measure_liveblog(
                         publish_seconds.append(time.time() - sent)
             samples, delivered, frames, example = client.drain()
             server_cpu = cpu_seconds(daphne.pid) - cpu_before
+            collections_after = daphne.collections()
         return Measurement(
             "liveblog",
             readers,
@@ -647,6 +697,13 @@ def measure_liveblog(
             publish_seconds,
             (rss_readers - rss_idle) / readers,
             elsewhere.cpus,
+            idle_cpus,
+            {
+                generation: [after[0] - before[0], after[1] - before[1], after[2]]
+                for (generation, before), after in zip(
+                    collections_before.items(), collections_after.values(), strict=True
+                )
+            },
         )
     except Exception:
         print(f"Daphne's log (tail):\n{daphne.log()}", file=sys.stderr)
@@ -745,8 +802,18 @@ def print_summary(live: Measurement, bare: Measurement) -> None:
         f"RSS per idle reader: {live.rss_kib_per_reader:.1f} KiB "
         f"(bare {bare.rss_kib_per_reader:.1f})   "
         f"entry_publish() blocked: median {publish_ms[len(publish_ms) // 2]:.1f} ms, "
-        f"max {publish_ms[-1]:.1f} ms"
+        f"max {publish_ms[-1]:.1f} ms   "
+        f"idle readers cost {100 * live.idle_cpus:.0f}% of a CPU"
     )
+    if live.collections:
+        print(
+            f"{'':>9}collections in Daphne during the fan-outs: "
+            + ", ".join(
+                f"generation {generation} {count:.0f} taking {seconds * 1000:.0f} ms"
+                for generation, (count, seconds, _) in live.collections.items()
+            )
+            + f" (the longest full one {live.collections['2'][2] * 1000:.0f} ms)"
+        )
     if live.frames != live.delivered:
         print(
             f"{'':>9}frames per reader: liveblog {live.frames / live.readers:.1f}, "

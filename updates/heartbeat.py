@@ -1,9 +1,11 @@
 """Every so often, tell each reader the event's current revision.
 
-The channel layer delivers at most once, and Redis forgets group members when it
-restarts or is flushed: each beat renews this process's subscriptions, and a reader
-whose change was lost sees the heartbeat's revision run ahead of its own and catches
-up, while still connected. One query per process per beat, whatever the number of
+The channel layer delivers at most once: a change published while a process's
+connection to Redis is down never reaches it. A reader whose change was lost sees the
+heartbeat's revision run ahead of its own and catches up, while still connected. Each
+beat also renews this process's subscriptions (on channels-redis's core layer, Redis
+forgets group members when it restarts or is flushed; on the pub/sub layer, the default,
+renewing is a no-op). One query per process per beat, whatever the number of
 readers.
 """
 
