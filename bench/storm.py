@@ -5,6 +5,7 @@ entries published while it was down; every reader comes back and catches up.
     .venv/bin/python bench/storm.py --readers 1000 --published 20
     .venv/bin/python bench/storm.py --smoke           # N = 200; exit 1 unless every reader is exact
     .venv/bin/python bench/storm.py --profile /tmp/p  # also py-spy Daphne during the storm
+    .venv/bin/python bench/storm.py --backlog 4096    # a longer accept queue than Twisted's 50
 
 Needs Redis (default redis://127.0.0.1:6379/3, whose asgi:group:* keys it deletes first)
 and the `websockets` package. Everything listens on 127.0.0.1. The Daphne launcher, the
@@ -31,20 +32,24 @@ Printed per system: handshakes per second while connecting; the downtime (stop t
 again); per reader, seconds from the stop until caught up (p50, p99, max); handshakes and
 catch-up requests during the storm (count, and per second over the span from serving
 again to the last one); errors (handshakes failed after the server was serving again,
-catch-up requests that failed or were not 200, readers not exact or not caught up);
-the server's CPU seconds from serving again until the last reader caught up; and
-"elsewhere" (see fanout.py). Then the ratios (liveblog / bare) and the issue's target:
-every reader caught up within 15 s of the restart. Exits 1 unless every reader of both
-systems is exact.
+catch-up requests that failed or were not 200, readers not exact or not caught up, and
+lines of Daphne's logs with an ERROR, a traceback or a 5xx); the server's CPU seconds
+from serving again until the last reader caught up; and "elsewhere" (see fanout.py).
+Under a row: the errors by kind, the commonest reasons handshakes failed, and how many
+connections the kernel dropped for a full accept queue meanwhile (machine-wide). Then
+the ratios (liveblog / bare) and the issue's target: every reader caught up within 15 s
+of the restart. Exits 1 unless every reader of both systems is exact.
 """
 
 import argparse
 import asyncio
+import collections
 import contextlib
 import math
 import multiprocessing
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -69,6 +74,8 @@ CATCH_UP_ATTEMPTS = 8
 # After the restart, how long readers may take to catch up: past two capped backoffs.
 STORM_SECONDS = 120.0
 NOT_EXACT_EXAMPLES = 3
+# Twisted listens with this accept queue, so Daphne does unless told otherwise (--backlog).
+TWISTED_BACKLOG = 50
 # Every reader here comes from 127.0.0.1, one address; in production they are thousands.
 # A limit nobody reaches keeps the counting (a Redis round trip per connect and request)
 # in what is measured, without refusing the benchmark's own readers.
@@ -131,7 +138,7 @@ class Reader:
     # Seconds from publish to receipt of each change that came over the socket.
     latencies: list[float] = field(default_factory=list)
     handshakes: list[float] = field(default_factory=list)  # time.time() of each hello
-    failed_handshakes: list[float] = field(default_factory=list)
+    failed_handshakes: list[tuple[float, str]] = field(default_factory=list)  # (when, why)
     requests: list[tuple[float, int | None]] = field(default_factory=list)  # (done, status)
     errors: list[str] = field(default_factory=list)
     caught_up_at: float | None = None
@@ -226,6 +233,10 @@ async def open_socket(url: str):
         raise
 
 
+def failure_reason(error: Exception) -> str:
+    return f"{type(error).__name__}: {error}"[:80]
+
+
 async def live(reader: Reader, url: str, ws, hello: dict) -> None:
     """The reader from its first hello on: read, and after a close come back as the page
     does, for as long as it runs."""
@@ -245,11 +256,12 @@ async def live(reader: Reader, url: str, ws, hello: dict) -> None:
         while True:
             await asyncio.sleep(backoff(attempts))
             attempts += 1
+            tried_at = time.time()
             try:
                 ws, hello = await open_socket(url)
                 break
-            except Exception:
-                reader.failed_handshakes.append(time.time())
+            except Exception as error:
+                reader.failed_handshakes.append((tried_at, failure_reason(error)))
 
 
 def client_main(conn, url: str, changes_url: tuple[str, int, str], readers: int) -> None:
@@ -370,6 +382,8 @@ class Storm:
     serving_at: float  # time.time() when it answered again
     server_cpu_seconds: float = math.nan
     elsewhere_cpus: float = math.nan
+    server_errors: list[str] = field(default_factory=list)  # from the server's log
+    listen_overflows: int = 0  # machine-wide, during the storm
 
     @property
     def downtime(self) -> float:
@@ -399,12 +413,20 @@ class Storm:
     def errors(self) -> dict[str, int]:
         return {
             "handshake": sum(
-                t > self.serving_at for r in self.readers for t in r["failed_handshakes"]
+                t > self.serving_at for r in self.readers for t, _ in r["failed_handshakes"]
             ),
             "request": sum(s != 200 for r in self.readers for _, s in r["requests"]),
             "not exact": sum(not r["exact"] for r in self.readers),
             "not caught up": sum(r["caught_up_at"] is None for r in self.readers),
+            "server": len(self.server_errors),
         }
+
+    def handshake_failures(self) -> list[tuple[str, int]]:
+        """Why handshakes failed once the server served again, most common first."""
+        reasons = collections.Counter(
+            why for r in self.readers for t, why in r["failed_handshakes"] if t > self.serving_at
+        )
+        return reasons.most_common(3)
 
     def not_exact(self) -> list[str]:
         return [
@@ -414,16 +436,29 @@ class Storm:
         ][:NOT_EXACT_EXAMPLES]
 
 
+def listen_overflows() -> int:
+    """Connections the kernel dropped because a listening socket's accept queue was full
+    (machine-wide, since boot): the client retries a dropped one after 1, 3, 7 s..."""
+    lines = Path("/proc/net/netstat").read_text().splitlines()
+    for names, values in zip(lines[::2], lines[1::2], strict=True):
+        if names.startswith("TcpExt:"):
+            return int(dict(zip(names.split(), values.split(), strict=True))["ListenOverflows"])
+    return 0
+
+
 def run_storm(
+    system: str,
     client: StormClient,
+    connect_seconds: float,
     stop,
     publish_while_down,
     start,
     server_pid,
     profile: Path | None = None,
-) -> tuple[float, float, list[dict], float, float]:
-    """Stop the server, publish while it is down, start it again; returns when every
-    reader caught up: (stopped_at, serving_at, readers, server CPU s, elsewhere CPUs)."""
+) -> "Storm":
+    """Stop the server, publish while it is down (returning the revision then), start it
+    again; returns once every reader caught up, or STORM_SECONDS after."""
+    overflows_before = listen_overflows()
     stopped_at = time.time()
     stop()
     client.expect(publish_while_down())
@@ -437,19 +472,34 @@ def run_storm(
         cpu_before = fanout.cpu_seconds(pid)
         readers = client.results()
         cpu = fanout.cpu_seconds(pid) - cpu_before
-    return stopped_at, serving_at, readers, cpu, elsewhere.cpus
+    return Storm(
+        system,
+        readers,
+        connect_seconds,
+        stopped_at,
+        serving_at,
+        cpu,
+        elsewhere.cpus,
+        listen_overflows=listen_overflows() - overflows_before,
+    )
 
 
 class DaphneOnPort(fanout.Daphne):
-    """fanout.Daphne on a given port: a restart comes back where its readers are."""
+    """fanout.Daphne on a given port: a restart comes back where its readers are. With a
+    backlog, its listening socket's accept queue is that long instead of Twisted's 50."""
 
-    def __init__(self, env: dict[str, str], log_path: Path, port: int) -> None:
+    def __init__(
+        self, env: dict[str, str], log_path: Path, port: int, backlog: int | None = None
+    ) -> None:
         self.port, self.log_path = port, log_path
         self.url = f"ws://{fanout.HOST}:{port}/ws/live/{fanout.SLUG}/"
+        if backlog:
+            listen = ["-e", f"tcp:port={port}:interface={fanout.HOST}:backlog={backlog}"]
+        else:
+            listen = ["-b", fanout.HOST, "-p", str(port)]
         with log_path.open("wb") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "daphne", "-b", fanout.HOST, "-p", str(port)]
-                + ["liveblog.asgi:application"],
+                [sys.executable, "-m", "daphne", *listen, "liveblog.asgi:application"],
                 cwd=fanout.ROOT,
                 env=os.environ | env | {"PYTHONPATH": str(fanout.ROOT), "PYTHONUNBUFFERED": "1"},
                 stdin=subprocess.DEVNULL,
@@ -458,12 +508,34 @@ class DaphneOnPort(fanout.Daphne):
             )
 
 
+# Daphne's access log: `127.0.0.1:41234 - - [26/Nov/2026:11:11:52] "GET /..." 503 0`.
+SERVER_ERROR = re.compile(r'"[A-Z]+ [^"]*" 5\d\d ')
+
+
+def logged_errors(server) -> list[str]:
+    """The lines of a Daphne log (server.log_path) that show an error: a logged ERROR, a
+    traceback, a 5xx."""
+    lines = server.log_path.read_text(errors="replace").splitlines()
+    return [
+        line
+        for line in lines
+        if "ERROR" in line or "Traceback" in line or SERVER_ERROR.search(line)
+    ]
+
+
 def changes_path() -> str:
     return f"/api/events/{fanout.SLUG}/changes/"
 
 
 def measure_liveblog(
-    context, event, env: dict, workdir: Path, readers: int, published: int, profile: Path | None
+    context,
+    event,
+    env: dict,
+    workdir: Path,
+    readers: int,
+    published: int,
+    profile: Path | None,
+    backlog: int | None,
 ) -> tuple[Storm, bytes]:
     from updates.services import entry_publish
 
@@ -484,13 +556,20 @@ def measure_liveblog(
             return event.revision
 
         def start() -> None:
-            servers.append(DaphneOnPort(env, workdir / "daphne-restarted.log", port))
+            servers.append(DaphneOnPort(env, workdir / "daphne-restarted.log", port, backlog))
             servers[-1].wait_until_serving()
 
-        stopped_at, serving_at, results, cpu, elsewhere = run_storm(
-            client, servers[0].stop, publish_while_down, start, lambda: servers[-1].pid, profile
+        storm = run_storm(
+            "liveblog",
+            client,
+            connect_seconds,
+            servers[0].stop,
+            publish_while_down,
+            start,
+            lambda: servers[-1].pid,
+            profile,
         )
-        storm = Storm("liveblog", results, connect_seconds, stopped_at, serving_at, cpu, elsewhere)
+        storm.server_errors = [line for server in servers for line in logged_errors(server)]
         # What a reader got from changes/, for the bare server to answer with.
         since = event.revision - published
         status, body = asyncio.run(http_get(fanout.HOST, port, f"{changes_path()}?since={since}"))
@@ -511,14 +590,18 @@ def measure_liveblog(
 # Bare websockets server process --------------------------------------------------------
 
 
-def bare_server_main(conn, port: int, revision: int, catch_up: bytes, listen_at: float) -> None:
+def bare_server_main(
+    conn, port: int, revision: int, catch_up: bytes, listen_at: float, backlog: int
+) -> None:
     """From time.time() `listen_at` on, send hello `revision` to every reader and answer
     any other GET with `catch_up`."""
     fanout.raise_fd_limit()
-    asyncio.run(_bare_server(conn, port, revision, catch_up, listen_at))
+    asyncio.run(_bare_server(conn, port, revision, catch_up, listen_at, backlog))
 
 
-async def _bare_server(conn, port: int, revision: int, catch_up: bytes, listen_at: float) -> None:
+async def _bare_server(
+    conn, port: int, revision: int, catch_up: bytes, listen_at: float, backlog: int
+) -> None:
     from websockets.asyncio.server import serve
 
     await asyncio.sleep(max(0.0, listen_at - time.time()))
@@ -541,8 +624,8 @@ async def _bare_server(conn, port: int, revision: int, catch_up: bytes, listen_a
         process_request=process_request,
         compression=None,
         ping_interval=None,
-        # Twisted's, which Daphne listens with: the same dropped SYNs under a storm.
-        backlog=50,
+        # As long an accept queue as Daphne's: the same dropped connections under a storm.
+        backlog=backlog,
     ):
         conn.send(("listening",))
         await fanout.poll(conn, 900, "stop")
@@ -550,11 +633,13 @@ async def _bare_server(conn, port: int, revision: int, catch_up: bytes, listen_a
 
 class BareServer:
     def __init__(
-        self, context, port: int, revision: int, catch_up: bytes, listen_at: float = 0.0
+        self, context, port: int, revision: int, catch_up: bytes, listen_at: float, backlog: int
     ) -> None:
         self.conn, child = context.Pipe()
         self.process = context.Process(
-            target=bare_server_main, args=(child, port, revision, catch_up, listen_at), daemon=True
+            target=bare_server_main,
+            args=(child, port, revision, catch_up, listen_at, backlog),
+            daemon=True,
         )
         self.process.start()
         child.close()
@@ -571,10 +656,17 @@ class BareServer:
 
 
 def measure_bare(
-    context, readers: int, first: int, published: int, downtime: float, catch_up: bytes
+    context,
+    readers: int,
+    first: int,
+    published: int,
+    downtime: float,
+    catch_up: bytes,
+    backlog: int | None,
 ) -> Storm:
     port = fanout.free_port()
-    servers = [BareServer(context, port, first, catch_up)]
+    backlog = backlog or TWISTED_BACKLOG
+    servers = [BareServer(context, port, first, catch_up, 0.0, backlog)]
     client = StormClient(
         context, f"ws://{fanout.HOST}:{port}/ws/", (fanout.HOST, port, changes_path()), readers
     )
@@ -585,16 +677,19 @@ def measure_bare(
         def start() -> None:
             # Started now, listening only once Daphne would have served again.
             listen_at = stopping + downtime
-            servers.append(BareServer(context, port, first + published, catch_up, listen_at))
+            servers.append(
+                BareServer(context, port, first + published, catch_up, listen_at, backlog)
+            )
 
-        stopped_at, serving_at, results, cpu, elsewhere = run_storm(
+        return run_storm(
+            "bare",
             client,
+            connect_seconds,
             servers[0].stop,
             lambda: first + published,
             start,
             lambda: servers[-1].process.pid,
         )
-        return Storm("bare", results, connect_seconds, stopped_at, serving_at, cpu, elsewhere)
     finally:
         client.stop()
         for server in servers:
@@ -624,8 +719,14 @@ def print_row(storm: Storm) -> None:
     )
     if any(errors.values()):
         print(f"{'':>9}errors: {errors}")
+    if storm.listen_overflows:
+        print(f"{'':>9}accept queue overflows (machine-wide): {storm.listen_overflows}")
+    for reason, count in storm.handshake_failures():
+        print(f"{'':>9}handshake failed {count} times: {reason}")
     for example in storm.not_exact():
         print(f"{'':>9}not exact: {example}")
+    for line in list(dict.fromkeys(line[24:] for line in storm.server_errors))[:3]:
+        print(f"{'':>9}server: {line[:200]}")
 
 
 def print_summary(live: Storm, bare: Storm) -> None:
@@ -650,6 +751,12 @@ def main() -> int:
         "--published", type=int, default=5, metavar="K", help="entries published while down"
     )
     parser.add_argument("--smoke", action="store_true", help="N=200: a quick check for CI")
+    parser.add_argument(
+        "--backlog",
+        type=int,
+        metavar="N",
+        help="the restarted Daphne's (and the bare server's) accept queue; default Twisted's, 50",
+    )
     parser.add_argument("--redis-url", default=fanout.DEFAULT_REDIS_URL)
     parser.add_argument("--profile", type=Path, metavar="DIR", help="py-spy raw stacks of Daphne")
     args = parser.parse_args()
@@ -677,12 +784,14 @@ def main() -> int:
         )
         print(HEADER)
         live, catch_up = measure_liveblog(
-            context, event, env, workdir, args.readers, args.published, profile
+            context, event, env, workdir, args.readers, args.published, profile, args.backlog
         )
         print_row(live)
         sys.stdout.flush()
         first = event.revision - args.published
-        bare = measure_bare(context, args.readers, first, args.published, live.downtime, catch_up)
+        bare = measure_bare(
+            context, args.readers, first, args.published, live.downtime, catch_up, args.backlog
+        )
         print_row(bare)
         print_summary(live, bare)
     print(f"run took {time.monotonic() - begun:.0f} s")

@@ -7,7 +7,6 @@ as Daphne, as the admin's saves do.
 """
 
 import multiprocessing
-import re
 from collections.abc import Callable, Iterator
 from urllib.parse import urlsplit
 
@@ -17,9 +16,6 @@ from bench import storm
 from liveblog.layers import channel_layers
 from tests.servers import DaphneServer
 from updates.models import Event
-
-# Daphne's access log: `127.0.0.1:41234 - - [26/Nov/2026:11:11:52] "GET /..." 503 0`.
-SERVER_ERROR = re.compile(r'"[A-Z]+ [^"]*" 5\d\d ')
 
 
 @pytest.fixture
@@ -66,9 +62,4 @@ def readers_of() -> Iterator[Callable[[str, Event, int], storm.StormClient]]:
 
 def server_errors(*servers: DaphneServer) -> list[str]:
     """Lines of the servers' logs that show an error: a logged ERROR, a traceback, a 5xx."""
-    return [
-        line
-        for server in servers
-        for line in server.log().splitlines()
-        if "ERROR" in line or "Traceback" in line or SERVER_ERROR.search(line)
-    ]
+    return [line for server in servers for line in storm.logged_errors(server)]

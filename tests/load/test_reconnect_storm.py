@@ -11,10 +11,12 @@ pytestmark = [pytest.mark.load, pytest.mark.django_db(transaction=True)]
 
 READERS = 1000
 PUBLISHED_WHILE_DOWN = 5
-# From the stop: Daphne's start (a few seconds), the readers' backoff (whoever failed
-# three times while it was down waits 4 to 8 s more), and 1,000 handshakes and
-# catch-ups. Measured here: the last reader about 10 to 20 s after the stop.
-CAUGHT_UP_SECONDS = 45.0
+# From the stop: Daphne's stop and start (2 to 10 s here), the readers' backoff (one that
+# failed three times while it was down waits 4 to 8 s more) and 1,000 handshakes and
+# catch-ups at ~100 a second. Measured 20 to 40 s on a shared 2-core machine; the bound
+# is there to catch a collapse (handshakes timing out and retried: at 5,000 readers here,
+# bench/storm.py saw none caught up within two minutes), not a slowdown.
+CAUGHT_UP_SECONDS = 60.0
 
 
 def test_after_a_restart_every_reader_reconnects_and_catches_up_exactly(
@@ -31,16 +33,18 @@ def test_after_a_restart_every_reader_reconnects_and_catches_up_exactly(
         event.refresh_from_db()
         return event.revision
 
-    stopped_at, serving_at, results, _, _ = storm.run_storm(
+    restart = storm.run_storm(
+        "liveblog",
         readers,
+        0.0,
         restartable_reader_server.stop,
         publish_while_down,
         restartable_reader_server.start,
         lambda: restartable_reader_server.server.process.pid,
     )
 
-    assert len(results) == READERS
-    for reader in results:
+    assert len(restart.readers) == READERS
+    for reader in restart.readers:
         assert reader["caught_up_at"] is not None, reader["errors"]
         # What was published while it was down, each once, in order.
         assert reader["exact"], reader["applied"]
@@ -48,9 +52,9 @@ def test_after_a_restart_every_reader_reconnects_and_catches_up_exactly(
         assert all(status == 200 for _, status in reader["requests"])
     assert server_errors(first_server, restartable_reader_server.server) == []
 
-    caught_up = [reader["caught_up_at"] - stopped_at for reader in results]
-    timings(f"down (stop to serving again), {READERS} readers", serving_at - stopped_at)
-    timings("caught up after the stop, p50", storm.percentile(caught_up, 0.5))
-    timings("caught up after the stop, p99", storm.percentile(caught_up, 0.99))
-    timings("caught up after the stop, last reader", max(caught_up))
-    assert max(caught_up) < CAUGHT_UP_SECONDS
+    timings(f"down (stop to serving again), {READERS} readers", restart.downtime)
+    timings("caught up after the stop, p50", restart.caught_up(0.5))
+    timings("caught up after the stop, p99", restart.caught_up(0.99))
+    timings("caught up after the stop, last reader", restart.caught_up(1.0))
+    print(f"handshakes that failed once it served again: {restart.handshake_failures()}")
+    assert restart.caught_up(1.0) < CAUGHT_UP_SECONDS
