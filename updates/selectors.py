@@ -125,7 +125,9 @@ def entry_page(
 ) -> EntryPage:
     """The visible entries after the cursor, newest first unless oldest_first. One query,
     an index scan from the cursor on entry_live_newest whatever the page's number."""
-    params: list = [event.pk]
+    # live = %s with True, as the ORM writes it: SQLite uses the partial index
+    # entry_live_newest ("live" = 1) for that, not for a bare "live".
+    params: list = [event.pk, True]
     if cursor is not None:
         if cursor.event_id != event.pk:
             raise ValueError("cursor belongs to another event")
@@ -151,7 +153,7 @@ def _page_sql(*, oldest_first: bool, after_cursor: bool) -> str:
     direction, beyond = ("ASC", ">") if oldest_first else ("DESC", "<")
     cursor_condition = f"AND (published_at, id) {beyond} (%s, %s)" if after_cursor else ""
     return (
-        f"{_select(Entry)} WHERE event_id = %s AND live {cursor_condition} "
+        f"{_select(Entry)} WHERE event_id = %s AND live = %s {cursor_condition} "
         f"ORDER BY published_at {direction}, id {direction} LIMIT %s"
     )
 
