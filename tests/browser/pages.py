@@ -31,6 +31,11 @@ PHONE = {
 }
 
 
+# The event the tests' fixtures make (tests/conftest.py: event).
+SLUG = "harbourside"
+EVENT_TITLE = "Harbourside by-election"
+
+
 def within(started: float, seconds: float) -> float:
     """An expect() timeout, in ms, for something due `seconds` after `started` (monotonic)."""
     left = seconds - (time.monotonic() - started)
@@ -104,6 +109,8 @@ class Reader:
     frames: list[dict] = field(default_factory=list, repr=False)
     errors: list[str] = field(default_factory=list, repr=False)
     sockets: list[WebSocket] = field(default_factory=list, repr=False)
+    # When (time.monotonic()) each hello arrived: each time the page got connected.
+    hellos_at: list[float] = field(default_factory=list, repr=False)
 
     def __post_init__(self) -> None:
         self.page.on("websocket", self._watch)
@@ -111,7 +118,13 @@ class Reader:
 
     def _watch(self, socket: WebSocket) -> None:
         self.sockets.append(socket)
-        socket.on("framereceived", lambda payload: self.frames.append(json.loads(payload)))
+        socket.on("framereceived", self._received)
+
+    def _received(self, payload: str) -> None:
+        frame = json.loads(payload)
+        if frame.get("type") == "hello":
+            self.hellos_at.append(time.monotonic())
+        self.frames.append(frame)
 
     async def open(self, slug: str) -> None:
         await self.page.goto(f"{self.base_url}/live/{slug}/")
@@ -234,6 +247,16 @@ class Reader:
         )
 
 
+async def all_exact(readers: list["Reader"], timeout: float, slug: str = SLUG) -> float:
+    """Until every reader's page shows what the API says; returns the seconds that took."""
+    started = time.monotonic()
+    expected = await server_state(readers[0].page.request, readers[0].base_url, slug)
+    for reader in readers:
+        left = timeout - (time.monotonic() - started)
+        await reader.wait_for_state(expected, timeout=max(0.1, left))
+    return time.monotonic() - started
+
+
 @dataclass
 class Newsroom:
     """A journalist's tab on the admin."""
@@ -279,6 +302,22 @@ class Newsroom:
 
     async def expect_message(self, text: str) -> None:
         await expect(self.page.locator(".messagelist .success")).to_contain_text(text)
+
+    async def post(self, headline: str, event: str = EVENT_TITLE) -> float:
+        """Posts a new entry through the admin's form; returns the seconds the save took,
+        from clicking Save to the server's answer (the redirect), once the admin says the
+        entry was added."""
+        await self.open_new_entry()
+        await self.fill_entry(event=event, headline=headline, body=f"<p>{headline}: more.</p>")
+        async with self.page.expect_response(
+            lambda response: response.request.method == "POST", timeout=30_000
+        ) as answered:
+            clicked = time.monotonic()
+            await self.save()
+        await answered.value
+        seconds = time.monotonic() - clicked
+        await self.expect_message("was added successfully")
+        return seconds
 
 
 class SocketGate:

@@ -9,6 +9,7 @@ tests/browser/conftest.py.
 import asyncio
 import base64
 import os
+import random
 import shutil
 import signal
 import socket
@@ -30,6 +31,7 @@ from tests.browser.conftest import (  # noqa: F401  (fixtures used by the fault 
     reader,
     restartable_reader,
 )
+from tests.browser.pages import DESKTOP, SLUG, Reader
 from tests.servers import free_port, wait_for
 
 REDIS_START_SECONDS = 10.0
@@ -97,9 +99,13 @@ class RedisServer:
         self.process.send_signal(signal.SIGCONT)
 
     def pause_clients(self, milliseconds: int) -> None:
-        """CLIENT PAUSE ALL: Redis holds every command from every client for this long."""
+        """CLIENT PAUSE ALL: Redis holds every command from every client for this long
+        (CLIENT UNPAUSE would be held too)."""
         with self.client() as client:
             client.execute_command("CLIENT", "PAUSE", milliseconds, "ALL")
+
+    def wait_until_answering(self, timeout: float) -> None:
+        wait_for(self._answers, timeout=timeout, what="Redis answering again")
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -189,3 +195,85 @@ def half_open_reader(base_url: str, slug: str, receive_buffer: int = 0) -> socke
         answer += chunk
     assert answer.startswith(b"HTTP/1.1 101"), answer
     return sock
+
+
+class RawReaders:
+    """Many websocket readers without a browser, each reconnecting as live.js does (the
+    same jittered backoff) until stop(). Each keeps the times it got a hello and the
+    highest revision it has heard of."""
+
+    def __init__(self, base_url: str, count: int) -> None:
+        self.base_url, self.count = base_url, count
+        self.hellos_at: list[list[float]] = [[] for _ in range(count)]
+        self.revisions = [0] * count
+        self._tasks: list[asyncio.Task] = []
+
+    async def start(self, timeout: float = 30.0) -> None:
+        """Start them all, and return once each has had its hello."""
+        self._tasks = [asyncio.create_task(self._read(number)) for number in range(self.count)]
+        await self.wait(lambda: all(self.hellos_at), timeout, "every raw reader connected")
+
+    async def wait(self, check, timeout: float, what: str) -> None:
+        deadline = time.monotonic() + timeout
+        while not check():
+            for task in self._tasks:
+                if task.done():
+                    task.result()  # a reader that crashed says why
+            assert time.monotonic() < deadline, f"not within {timeout} s: {what}"
+            await asyncio.sleep(0.05)
+
+    @staticmethod
+    def backoff(failures: int) -> float:
+        """live.js's backoff(): exponential, with full jitter, at most 30 s."""
+        ceiling = min(30.0, 1.0 * 2**failures)
+        return ceiling / 2 + random.random() * ceiling / 2
+
+    async def _read(self, number: int) -> None:
+        failures = 0
+        while True:
+            try:
+                async with websockets.connect(
+                    socket_url(self.base_url, SLUG),
+                    origin=self.base_url,
+                    open_timeout=10,
+                    max_queue=None,
+                ) as connection:
+                    async for payload in connection:
+                        frame = orjson.loads(payload)
+                        if frame["type"] == "hello":
+                            self.hellos_at[number].append(time.monotonic())
+                            failures = 0
+                        for message in changes_in(frame):
+                            revision = message.get("revision") or 0
+                            self.revisions[number] = max(self.revisions[number], revision)
+            except (OSError, TimeoutError, websockets.WebSocketException):
+                pass
+            await asyncio.sleep(self.backoff(failures))
+            failures += 1
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+# Chromium readers ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def open_live_pages(browser):  # noqa: F811  (the fixture imported above)
+    """open(base_url, count): that many readers' pages (each its own browser context)
+    on the live page, each live (hello received) and marked (see Reader.was_reloaded)."""
+
+    async def open_pages(base_url: str, count: int) -> list[Reader]:
+        pages = []
+        for _ in range(count):
+            context = await browser.new_context(**DESKTOP)
+            page = Reader(await context.new_page(), base_url)
+            await page.open(SLUG)
+            await page.wait_until_live()
+            await page.mark()
+            pages.append(page)
+        return pages
+
+    return open_pages
