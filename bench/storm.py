@@ -51,6 +51,7 @@ import os
 import random
 import re
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -507,6 +508,23 @@ class DaphneOnPort(fanout.Daphne):
                 stderr=subprocess.STDOUT,
             )
 
+    def wait_until_listening(self) -> None:
+        """Until its port takes connections. Not until a probe gets its hello, as
+        fanout.Daphne waits: under a storm the probe queues behind thousands of readers."""
+        deadline = time.monotonic() + fanout.SERVER_START_SECONDS
+        while True:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"Daphne exited with {self.process.returncode}")
+            try:
+                socket.create_connection((fanout.HOST, self.port), timeout=1).close()
+                return
+            except OSError as error:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(
+                        f"Daphne did not listen within {fanout.SERVER_START_SECONDS:.0f} s"
+                    ) from error
+            time.sleep(0.05)
+
 
 # Daphne's access log: `127.0.0.1:41234 - - [26/Nov/2026:11:11:52] "GET /..." 503 0`.
 SERVER_ERROR = re.compile(r'"[A-Z]+ [^"]*" 5\d\d ')
@@ -557,7 +575,7 @@ def measure_liveblog(
 
         def start() -> None:
             servers.append(DaphneOnPort(env, workdir / "daphne-restarted.log", port, backlog))
-            servers[-1].wait_until_serving()
+            servers[-1].wait_until_listening()
 
         storm = run_storm(
             "liveblog",
