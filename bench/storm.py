@@ -429,6 +429,13 @@ class Storm:
         )
         return reasons.most_common(3)
 
+    def request_failures(self) -> list[tuple[str, int]]:
+        """Why catch-up requests failed, most common first."""
+        reasons = collections.Counter(
+            why[:80] for r in self.readers for why in r["errors"] if why.startswith("GET ")
+        )
+        return reasons.most_common(3)
+
     def not_exact(self) -> list[str]:
         return [
             f"from {r['first_revision']}: applied {r['applied']}, errors {r['errors'][:3]}"
@@ -741,6 +748,8 @@ def print_row(storm: Storm) -> None:
         print(f"{'':>9}accept queue overflows (machine-wide): {storm.listen_overflows}")
     for reason, count in storm.handshake_failures():
         print(f"{'':>9}handshake failed {count} times: {reason}")
+    for reason, count in storm.request_failures():
+        print(f"{'':>9}catch-up failed {count} times: {reason}")
     for example in storm.not_exact():
         print(f"{'':>9}not exact: {example}")
     for line in list(dict.fromkeys(line[24:] for line in storm.server_errors))[:3]:
