@@ -189,3 +189,14 @@ class TestGroupExpiry:
         await asyncio.sleep(10)  # more than three times the expiry
         entry = await desk.publish("Still subscribed", "<p>The heartbeat renewed it.</p>")
         await pushed_to_all(readers, entry.pk, timeout=PUSHED_SECONDS)
+
+
+def test_the_desks_reader_count_answers_with_a_reason_while_redis_is_dead(
+    journalist_client, event, settings, redis_server: RedisServer
+):
+    # The desk asks every 5 s; with Redis gone it must get a clear answer, not a 500.
+    settings.REDIS_URL = redis_server.url
+    redis_server.kill()
+    response = journalist_client.get(f"/admin/updates/event/{event.pk}/desk/readers/")
+    assert response.status_code == 503
+    assert "error" in response.json()
