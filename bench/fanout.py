@@ -453,7 +453,7 @@ def use_layer_of_this_run() -> None:
         settings.CHANNEL_LAYERS = channel_layers(os.environ["REDIS_URL"], redis_layer=layer)
 
 
-# In the Daphne process: the run's settings (LIVEBLOG_BENCH_*), then Daphne's own entry point.
+# In the Daphne process: the run's settings (LIVEBLOG_BENCH_*), then liveblog's Daphne command.
 SERVE_DAPHNE = (
     f"import sys; sys.path.insert(0, {str(ROOT / 'bench')!r}); import fanout; fanout.serve_daphne()"
 )
@@ -494,10 +494,10 @@ def serve_daphne() -> None:
             os.replace(snapshot_path + ".part", snapshot_path)
 
         signal.signal(signal.SIGUSR1, dump)
-    from daphne.cli import CommandLineInterface
+    from liveblog.server import CommandLine  # Daphne as production runs it
 
     sys.argv = ["daphne", *sys.argv[1:]]
-    CommandLineInterface.entrypoint()
+    CommandLine.entrypoint()
 
 
 class Daphne:
