@@ -44,7 +44,10 @@
 
   function refreshReaders() {
     fetch(desk.dataset.readersUrl, { headers: { Accept: "application/json" } })
-      .then(function (response) { return response.json(); })
+      .then(function (response) {
+        if (!response.ok) throw new Error("reader count unavailable");
+        return response.json();
+      })
       .then(function (data) { readersCount.textContent = data.readers; })
       .catch(function () { readersCount.textContent = "–"; });
   }

@@ -6,6 +6,9 @@ adds Ctrl+Enter, the preview and the live reader count. Every write goes through
 services.py. Registered under the event's admin URLs by admin.EventAdmin.
 """
 
+import logging
+
+import redis
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -41,6 +44,8 @@ EDITOR_EXTENSIONS = {
     "Link": {"enableTarget": False, "protocols": ["http", "https", "mailto"]},
 }
 DESK_ENTRIES = 30
+
+logger = logging.getLogger(__name__)
 
 
 def body_field() -> ProseEditorFormField:
@@ -174,4 +179,10 @@ def preview(request: HttpRequest, event_id: int) -> HttpResponse:
 @require_GET
 def readers(request: HttpRequest, event_id: int) -> JsonResponse:
     event = _event_for(request, event_id)
-    return JsonResponse({"readers": presence.readers_now(event.pk)})
+    try:
+        count = presence.readers_now(event.pk)
+    except redis.RedisError:
+        # The desk asks every few seconds; it shows "–" until Redis answers again.
+        logger.warning("Could not count the readers of event %s", event.pk)
+        return JsonResponse({"error": "The reader count is unavailable right now."}, status=503)
+    return JsonResponse({"readers": count})

@@ -28,9 +28,17 @@ def ensure_running(job: Job, *, every: float) -> None:
 
 
 async def _forever(job: Job, every: float) -> None:
+    failing = False
     while True:
         await asyncio.sleep(every)
         try:
             await job()
         except Exception:
-            logger.exception("%s failed; trying again in %s s", job.__qualname__, every)
+            # Once per outage, not every few seconds while Redis or the database is down.
+            if not failing:
+                logger.exception("%s failed; trying again every %s s", job.__qualname__, every)
+            failing = True
+        else:
+            if failing:
+                logger.info("%s works again", job.__qualname__)
+            failing = False

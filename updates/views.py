@@ -66,6 +66,8 @@ def live(request: HttpRequest, slug: str) -> HttpResponse:
         "socketPath": f"/ws/live/{slug}/",
         "orderCookie": ORDER_COOKIE,
         "pollSeconds": settings.LIVE_POLL_SECONDS,
+        # So that the page knows at once how long a silent socket may stay silent.
+        "heartbeatSeconds": settings.LIVE_HEARTBEAT_SECONDS,
     }
     return render(
         request,
