@@ -300,8 +300,9 @@
     }, backoff(retries++));
   }
 
-  // Exponential backoff with full jitter, so that readers who failed together (a
-  // restart of the servers) do not all come back in the same second. At most 30 s.
+  // Exponential backoff with "equal jitter" (half the delay fixed, half random), so
+  // that readers who failed together (a restart of the servers) do not all come back
+  // in the same second. At most 30 s.
   function backoff(failures) {
     var ceiling = Math.min(RECONNECT_CAP_MS, RECONNECT_BASE_MS * Math.pow(2, failures));
     return ceiling / 2 + (Math.random() * ceiling) / 2;
@@ -369,6 +370,9 @@
       return stop();
     }
     if (event.code === 4004 || stopped) return stop();
+    // Too many connects from this address (a newsroom's or a carrier's shared one): the
+    // first quick retries would fall in the same one-minute window, so skip them.
+    if (event.code === 4029) attempts = Math.max(attempts, 3);
     setConnection("reconnecting", navigator.onLine === false ? "Updates paused" : "Reconnecting…");
     startPolling();
     // Forever, at most every 30 s.
