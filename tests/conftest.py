@@ -8,6 +8,7 @@ import pytest
 import redis
 from django.conf import settings
 from django.contrib.auth.models import Group, Permission, User
+from django.core.cache import cache
 from django.core.management import call_command
 from django.db import connection
 
@@ -40,6 +41,13 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 def collected_static() -> None:
     # Pages name their static files through the manifest that collectstatic writes.
     call_command("collectstatic", interactive=False, verbosity=0)
+
+
+@pytest.fixture(autouse=True)
+def empty_cache() -> None:
+    """Every request in the tests comes from 127.0.0.1: one rate-limit budget
+    (updates/ratelimit.py), and cached pages, that must not carry over between tests."""
+    cache.clear()
 
 
 @pytest.fixture(scope="session")

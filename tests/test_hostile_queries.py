@@ -3,7 +3,6 @@
 from urllib.parse import urlencode
 
 import pytest
-from django.core.cache import cache
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -32,13 +31,6 @@ URLS = [
     "/api/events/harbourside/",
     "/live/harbourside/",
 ]
-
-
-@pytest.fixture(autouse=True)
-def fresh_rate_limit_counts() -> None:
-    # Every example comes from 127.0.0.1, one budget (updates/ratelimit.py): a test's 150
-    # requests fit in a minute's, the module's 450 may not on a fast machine.
-    cache.clear()
 
 
 @pytest.fixture

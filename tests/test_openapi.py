@@ -4,7 +4,6 @@ from collections.abc import Iterator
 
 import pytest
 import schemathesis
-from django.core.cache import cache
 from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
@@ -15,13 +14,6 @@ from updates.services import entry_delete
 
 # Loaded through the app, which serves its own document at /api/openapi.yaml.
 schema = schemathesis.openapi.from_wsgi("/api/openapi.yaml", get_wsgi_application())
-
-
-@pytest.fixture(autouse=True)
-def fresh_rate_limit_counts() -> None:
-    # Every case comes from 127.0.0.1, one budget (updates/ratelimit.py): this test's ~270
-    # requests fit in a minute's, the whole suite's may not on a fast machine.
-    cache.clear()
 
 
 @pytest.fixture

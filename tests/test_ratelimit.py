@@ -8,7 +8,6 @@ import urllib.request
 
 import pytest
 from channels.testing import WebsocketCommunicator
-from django.core.cache import cache
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
@@ -20,12 +19,6 @@ from updates.ratelimit import client_address
 
 EVENT_URL = "/api/events/harbourside/"
 PROXY = "10.0.0.5"
-
-
-@pytest.fixture(autouse=True)
-def fresh_counts() -> None:
-    # The tests' cache is this process's memory, shared by every test in it.
-    cache.clear()
 
 
 def wait_for_a_fresh_window(at_least: float) -> None:
