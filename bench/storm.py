@@ -493,23 +493,32 @@ def run_storm(
 
 
 class DaphneOnPort(fanout.Daphne):
-    """fanout.Daphne on a given port: a restart comes back where its readers are. With a
-    backlog, its listening socket's accept queue is that long instead of Twisted's 50."""
+    """fanout.Daphne (liveblog/server.py's Daphne, as production runs it) on a given port:
+    a restart comes back where its readers are. With a backlog, its listening socket's
+    accept queue is that long instead of Twisted's 50."""
 
     def __init__(
         self, env: dict[str, str], log_path: Path, port: int, backlog: int | None = None
     ) -> None:
-        self.port, self.log_path = port, log_path
+        self.port, self.log_path, self.traced = port, log_path, False
         self.url = f"ws://{fanout.HOST}:{port}/ws/live/{fanout.SLUG}/"
+        self.snapshot_path = log_path.with_suffix(".tracemalloc")
+        self.gc_stats_path = log_path.with_suffix(".gc.json")
         if backlog:
             listen = ["-e", f"tcp:port={port}:interface={fanout.HOST}:backlog={backlog}"]
         else:
             listen = ["-b", fanout.HOST, "-p", str(port)]
         with log_path.open("wb") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "daphne", *listen, "liveblog.asgi:application"],
+                [sys.executable, "-c", fanout.SERVE_DAPHNE, *listen, "liveblog.asgi:application"],
                 cwd=fanout.ROOT,
-                env=os.environ | env | {"PYTHONPATH": str(fanout.ROOT), "PYTHONUNBUFFERED": "1"},
+                env=os.environ
+                | env
+                | {
+                    "LIVEBLOG_BENCH_GC_STATS": str(self.gc_stats_path),
+                    "PYTHONPATH": str(fanout.ROOT),
+                    "PYTHONUNBUFFERED": "1",
+                },
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
