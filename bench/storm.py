@@ -604,12 +604,18 @@ def measure_liveblog(
             profile,
         )
         storm.server_errors = [line for server in servers for line in logged_errors(server)]
-        # What a reader got from changes/, for the bare server to answer with.
+        # What a reader got from changes/, for the bare server to answer with; asked once
+        # the readers are gone, as a server that fell behind may still be drowning in them.
+        client.stop()
         since = event.revision - published
-        status, body = asyncio.run(http_get(fanout.HOST, port, f"{changes_path()}?since={since}"))
-        if status != HTTPStatus.OK:
-            raise RuntimeError(f"changes/ answered {status}")
-        return storm, body
+        for attempt in range(CATCH_UP_ATTEMPTS):
+            with contextlib.suppress(OSError, TimeoutError):
+                async_get = http_get(fanout.HOST, port, f"{changes_path()}?since={since}")
+                status, body = asyncio.run(asyncio.wait_for(async_get, REQUEST_SECONDS))
+                if status == HTTPStatus.OK:
+                    return storm, body
+            time.sleep(backoff(attempt))
+        raise RuntimeError("changes/ did not answer 200 once the readers had left")
     except Exception:
         for server in servers:
             print(f"Daphne's log (tail):\n{server.log()}", file=sys.stderr)
