@@ -157,9 +157,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Unset: the in-memory layer, for one process. Set: Redis, shared by every process.
 REDIS_URL = env_str("REDIS_URL")
-CHANNEL_LAYERS = channel_layers(
-    REDIS_URL, group_expiry=env_int("CHANNEL_GROUP_EXPIRY_SECONDS", 86400)
-)
+CHANNEL_LAYERS = channel_layers(REDIS_URL)
 CACHES = caches(REDIS_URL)
 
 # How often a reader whose websocket cannot connect asks for changes instead.

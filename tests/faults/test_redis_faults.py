@@ -13,7 +13,6 @@ import pytest
 from channels.db import database_sync_to_async
 from playwright.async_api import expect
 
-from liveblog.layers import channel_layers
 from tests.browser.pages import Desk, Newsroom, all_exact
 from tests.faults.conftest import RedisServer
 from tests.servers import DaphneServer
@@ -163,32 +162,6 @@ async def test_after_redis_restarts_empty_readers_converge_and_are_pushed_to_aga
         await expect(reader.entry(lost.pk)).to_be_visible()
         assert not await reader.was_reloaded()
         assert reader.errors == []
-
-
-GROUP_EXPIRY_SECONDS = 3
-
-
-class TestGroupExpiry:
-    @pytest.fixture
-    def daphne_settings(self) -> dict[str, str]:
-        return {
-            "LIVE_HEARTBEAT_SECONDS": str(HEARTBEAT_SECONDS),
-            "CHANNEL_GROUP_EXPIRY_SECONDS": str(GROUP_EXPIRY_SECONDS),
-        }
-
-    @pytest.fixture
-    def desk(self, event, journalist, settings, redis_url: str) -> Desk:
-        # Sending to a group also drops its members older than the sender's expiry.
-        settings.CHANNEL_LAYERS = channel_layers(redis_url, group_expiry=GROUP_EXPIRY_SECONDS)
-        return Desk(event, journalist)
-
-    async def test_a_reader_connected_longer_than_the_group_expiry_is_still_pushed_changes(
-        self, transactional_db, desk: Desk, reader_server: DaphneServer, open_live_pages
-    ):
-        readers = await open_live_pages(reader_server.url, 1)
-        await asyncio.sleep(10)  # more than three times the expiry
-        entry = await desk.publish("Still subscribed", "<p>The heartbeat renewed it.</p>")
-        await pushed_to_all(readers, entry.pk, timeout=PUSHED_SECONDS)
 
 
 def test_the_desks_reader_count_answers_with_a_reason_while_redis_is_dead(
