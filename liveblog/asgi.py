@@ -10,7 +10,7 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
-from updates import heartbeat, periodic, presence, scheduler  # noqa: E402
+from updates import collector, heartbeat, periodic, presence, scheduler  # noqa: E402
 from updates.routing import websocket_urlpatterns  # noqa: E402
 
 router = ProtocolTypeRouter(
@@ -23,7 +23,8 @@ router = ProtocolTypeRouter(
 
 # Each reader holds a few hundred objects: with thousands of readers a full collection
 # stalls every reader of the process for 250-640 ms (bench/fanout.py). Collecting young
-# objects less often lets a fan-out's short-lived ones die before they are promoted.
+# objects less often lets a fan-out's short-lived ones die before they are promoted; the
+# cycles readers leave behind are collected once enough have left (updates/collector.py).
 gc.set_threshold(50_000, 20, 10)
 # Django's settings, apps, models and URL patterns live as long as the process: out of
 # the collector's sight, so that a full collection walks only what readers hold.
@@ -36,4 +37,5 @@ async def application(scope, receive, send):
     periodic.ensure_running(scheduler.publish_due, every=scheduler.SCHEDULER_SECONDS)
     periodic.ensure_running(heartbeat.beat, every=heartbeat.HEARTBEAT_SECONDS)
     periodic.ensure_running(presence.report, every=presence.PRESENCE_SECONDS)
+    periodic.ensure_running(collector.collect_after_readers_left, every=collector.COLLECTOR_SECONDS)
     return await router(scope, receive, send)

@@ -50,6 +50,11 @@ LIMITS = {
 # lines. A header deadline (nginx's client_header_timeout) is the proxy's job.
 HTTP_IDLE_TIMEOUT_SECONDS = 15
 
+# Twisted listens with an accept queue of 50: when thousands of readers come back after a
+# restart the kernel drops the rest, and each dropped client waits 1, 3, 7 s to retry its
+# SYN (bench/storm.py counted tens of thousands). The kernel caps it at net.core.somaxconn.
+LISTEN_BACKLOG = 1024
+
 
 class ListenOnlyWebSocketProtocol(WebSocketProtocol):
     """Daphne's websocket protocol, with the message size limit on incoming messages only.
@@ -68,12 +73,21 @@ class ListenOnlyWebSocketProtocol(WebSocketProtocol):
 
 
 class LiveblogServer(Server):
-    """Daphne's server, with what Daphne's options do not reach: the HTTP idle timeout
-    and the websocket protocol.
+    """Daphne's server, with what Daphne's options do not reach: the accept queue, the
+    HTTP idle timeout and the websocket protocol.
 
     Daphne builds its factories inside run(), just before the reactor starts; these
     properties are where the factories are set up before any connection.
     """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.endpoints = [
+            f"{endpoint}:backlog={LISTEN_BACKLOG}"
+            if endpoint.startswith("tcp:") and ":backlog=" not in endpoint
+            else endpoint
+            for endpoint in self.endpoints
+        ]
 
     @property
     def http_factory(self):

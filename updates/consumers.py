@@ -1,5 +1,6 @@
 from asgiref.sync import sync_to_async
-from channels.db import database_sync_to_async
+from channels.consumer import get_handler_name
+from channels.db import DatabaseSyncToAsync
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
@@ -12,17 +13,24 @@ NO_SUCH_EVENT = 4004
 TOO_MANY_CONNECTIONS = 4029
 EVENT_ENDED = 4410
 
-# Off the thread that database_sync_to_async shares among every reader of the process:
-# a burst of reconnects should not queue its cache round trips behind each other's queries.
+# A handshake's cache and database round trips run in the thread pool, off the one
+# thread that database_sync_to_async shares among every reader of the process: in a
+# reconnect storm, thousands of handshakes queued there one query at a time, Daphne
+# refused those older than its connect timeout, and they came back to queue again
+# (bench/storm.py). DatabaseSyncToAsync still closes each thread's stale connections.
 _connect_limited = sync_to_async(rate_limited, thread_sensitive=False)
 
 
-@database_sync_to_async
+def _off_the_shared_thread(query):
+    return DatabaseSyncToAsync(query, thread_sensitive=False)
+
+
+@_off_the_shared_thread
 def _event_status(slug: str) -> tuple[int, str] | None:
     return Event.objects.filter(slug=slug).values_list("pk", "status").first()
 
 
-@database_sync_to_async
+@_off_the_shared_thread
 def _event_revision(event_id: int) -> int:
     return Event.objects.values_list("revision", flat=True).get(pk=event_id)
 
@@ -35,6 +43,15 @@ class LiveConsumer(AsyncWebsocketConsumer):
     # delivery (updates/delivery.py). A channel per reader would cost a queue, a pending
     # receive and a task per reader for messages that never come (docs/performance.md).
     channel_layer_alias = None
+
+    async def dispatch(self, message: dict) -> None:
+        # Channels' dispatch first closes stale database connections, through the shared
+        # thread (see above), before every handler: connect, disconnect, each message.
+        # This consumer's queries close their own; it calls the handler straight away.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def connect(self) -> None:
         # Accepted first, so that a browser sees the close code (a refused handshake is 1006).

@@ -89,6 +89,11 @@ def local_reader_counts() -> dict[int, int]:
     return {event_id: len(readers) for event_id, readers in _hub().readers.items()}
 
 
+def readers_left() -> int:
+    """How many readers have left this process since it started."""
+    return _readers_left
+
+
 def local_reader_counts_everywhere() -> dict[int, int]:
     """Readers per event in every event loop of this process; callable from any thread."""
     counts: dict[int, int] = {}
@@ -184,9 +189,11 @@ class Hub:
         return subscription
 
     async def unsubscribe(self, subscription: Subscription) -> None:
+        global _readers_left
         async with self._lock:
             readers = self.readers.get(subscription.event_id, set())
             readers.discard(subscription)
+            _readers_left += 1
             if not readers and subscription.event_id in self.readers:
                 del self.readers[subscription.event_id]
                 try:
@@ -252,6 +259,7 @@ class Hub:
 
 
 _hubs: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Hub]" = weakref.WeakKeyDictionary()
+_readers_left = 0
 
 
 def _hub() -> Hub:

@@ -38,7 +38,7 @@ async def scroll_to_the_middle(reader: Reader) -> dict:
     await reader.page.evaluate(
         "window.scrollTo(0, (document.documentElement.scrollHeight - innerHeight) / 2)"
     )
-    await reader.page.wait_for_function("window.scrollY > 1000", timeout=2_000)
+    await reader.page.wait_for_function("() => window.scrollY > 1000", timeout=2_000)
     # Two animation frames: the scroll event has been handled.
     await reader.page.evaluate(
         "new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))"
@@ -77,7 +77,7 @@ async def test_new_entries_wait_behind_a_button_without_moving_a_reader_scrolled
     await expect(stream.nth(0)).to_have_id(f"entry-{second.pk}")
     await expect(stream.nth(1)).to_have_id(f"entry-{first.pk}")
     await expect(stream.nth(2)).to_have_id(f"entry-{thirty_entries[0].pk}")
-    await reader.page.wait_for_function("window.scrollY === 0", timeout=3_000)
+    await reader.page.wait_for_function("() => window.scrollY === 0", timeout=3_000)
     await expect(reader.entry(second.pk)).to_be_in_viewport()
     await expect(reader.page).to_have_title(f"{EVENT_TITLE} – live")
     assert reader.errors == []

@@ -2,13 +2,15 @@
 
 import asyncio
 import socket
+import subprocess
 import time
+from pathlib import Path
 
 import orjson
 import pytest
 import websockets
 
-from liveblog.server import HTTP_IDLE_TIMEOUT_SECONDS, LIMITS
+from liveblog.server import HTTP_IDLE_TIMEOUT_SECONDS, LIMITS, LISTEN_BACKLOG
 from tests.faults.conftest import changes_in, open_reader
 from tests.servers import DaphneServer
 
@@ -90,3 +92,17 @@ def test_request_headers_over_16_kib_are_refused(transactional_db, reader_server
         sock.sendall(b"\r\n")
         answer = sock.recv(1024)
     assert answer.startswith(b"HTTP/1.1 400"), answer
+
+
+def test_daphne_listens_with_room_for_a_crowd_of_reconnecting_readers(
+    transactional_db, reader_server: DaphneServer
+):
+    # For a listening socket, ss reports the accept queue's length as its Send-Q.
+    listening = subprocess.run(
+        ["ss", "-Hltn", f"sport = :{reader_server.port}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    somaxconn = int(Path("/proc/sys/net/core/somaxconn").read_text())
+    assert int(listening[2]) == min(LISTEN_BACKLOG, somaxconn)

@@ -50,16 +50,6 @@ def churn(server_url: str, slug: str, seconds: float, rss_of: int) -> tuple[int,
             process.join(timeout=10)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "A reader's Twisted, autobahn, Daphne and Channels objects form reference cycles, "
-        "freed only by a full collection; gc.set_threshold(50_000, 20, 10) in "
-        "liveblog/asgi.py runs one only after 10 million objects outlive the young "
-        "generation, so VmRSS grows ~5 KiB per reader that came and went (a forced "
-        "gc.collect() frees them all: nothing holds them). Remove this mark with the fix."
-    ),
-)
 def test_readers_coming_and_going_leave_daphnes_memory_where_it_was(reader_server, event, timings):
     pid = reader_server.process.pid
     churn(reader_server.url, event.slug, WARM_UP_SECONDS, pid)
