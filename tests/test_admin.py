@@ -1,6 +1,7 @@
 from datetime import UTC, datetime
 
 import pytest
+from django.test import Client
 
 from updates.models import Entry, EntryChange, Event
 
@@ -243,6 +244,16 @@ def test_a_journalist_cannot_change_events(journalist_client, event):
 def test_readers_cannot_post(client, event):
     response = client.post(ADD_URL, entry_form(event))
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
+    assert not Entry.objects.exists()
+
+
+def test_a_journalists_post_without_the_csrf_token_is_refused(journalist, event):
+    # Another site's page cannot post in a logged-in journalist's name.
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(journalist)
+    for url in (ADD_URL, f"/admin/updates/event/{event.pk}/desk/"):
+        response = browser.post(url, entry_form(event))
+        assert response.status_code == 403, url
     assert not Entry.objects.exists()
 
 
