@@ -5,7 +5,7 @@ entries published while it was down; every reader comes back and catches up.
     .venv/bin/python bench/storm.py --readers 1000 --published 20
     .venv/bin/python bench/storm.py --smoke           # N = 200; exit 1 unless every reader is exact
     .venv/bin/python bench/storm.py --profile /tmp/p  # also py-spy Daphne during the storm
-    .venv/bin/python bench/storm.py --backlog 4096    # a longer accept queue than Twisted's 50
+    .venv/bin/python bench/storm.py --backlog 4096    # a longer accept queue than the 1,024 default
 
 Needs Redis (default redis://127.0.0.1:6379/3, whose asgi:group:* keys it deletes first)
 and the `websockets` package. Everything listens on 127.0.0.1. The Daphne launcher, the
@@ -75,8 +75,9 @@ CATCH_UP_ATTEMPTS = 8
 # After the restart, how long readers may take to catch up: past two capped backoffs.
 STORM_SECONDS = 120.0
 NOT_EXACT_EXAMPLES = 3
-# Twisted listens with this accept queue, so Daphne does unless told otherwise (--backlog).
-TWISTED_BACKLOG = 50
+# liveblog/server.py's accept queue (LISTEN_BACKLOG), which the bare server gets too
+# unless --backlog sets both.
+DAPHNE_BACKLOG = 1024
 # Every reader here comes from 127.0.0.1, one address; in production they are thousands.
 # A limit nobody reaches keeps the counting (a Redis round trip per connect and request)
 # in what is measured, without refusing the benchmark's own readers.
@@ -705,7 +706,7 @@ def measure_bare(
     backlog: int | None,
 ) -> Storm:
     port = fanout.free_port()
-    backlog = backlog or TWISTED_BACKLOG
+    backlog = backlog or DAPHNE_BACKLOG
     servers = [BareServer(context, port, first, catch_up, 0.0, backlog)]
     client = StormClient(
         context, f"ws://{fanout.HOST}:{port}/ws/", (fanout.HOST, port, changes_path()), readers
@@ -797,7 +798,7 @@ def main() -> int:
         "--backlog",
         type=int,
         metavar="N",
-        help="the restarted Daphne's (and the bare server's) accept queue; default Twisted's, 50",
+        help="the restarted Daphne's (and the bare server's) accept queue; default 1024",
     )
     parser.add_argument("--redis-url", default=fanout.DEFAULT_REDIS_URL)
     parser.add_argument("--profile", type=Path, metavar="DIR", help="py-spy raw stacks of Daphne")
