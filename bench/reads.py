@@ -47,10 +47,10 @@ from datetime import timedelta
 from pathlib import Path
 from urllib.parse import quote, urlparse
 
-ROOT = Path(__file__).resolve().parent.parent
-HOST = "127.0.0.1"
-SLUG = "bench"
-SECRET_KEY = "bench-only-not-a-secret"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import fanout  # noqa: E402  (its environment and set-up; same folder)
+
+ROOT, HOST, SLUG = fanout.ROOT, fanout.HOST, fanout.SLUG
 DEFAULT_DATABASE = "postgres://postgres@127.0.0.1:5432/liveblog_bench"
 DEFAULT_REDIS_URL = f"redis://{HOST}:6379/3"
 GUNICORN_CONFIG = ROOT / "deploy" / "gunicorn.conf.py"
@@ -84,32 +84,10 @@ def database_afresh(url: str) -> None:
 
 
 def server_env(database_url: str, redis_url: str) -> dict[str, str]:
-    return {
-        "DJANGO_SETTINGS_MODULE": "liveblog.settings",
-        "DATABASE_URL": database_url,
-        "REDIS_URL": redis_url,
-        "DEBUG": "false",
-        "HTTPS": "false",  # plain HTTP on 127.0.0.1
-        "SECRET_KEY": SECRET_KEY,
-        "ALLOWED_HOSTS": HOST,
-        # Every request comes from 127.0.0.1: measure serving, not the rate limiter.
-        "RATE_LIMIT_API_PER_MINUTE": "0",
+    # Every request comes from 127.0.0.1: measure serving, not the rate limiter.
+    return fanout.bench_env(database_url, redis_url, layer=None) | {
+        "RATE_LIMIT_API_PER_MINUTE": "0"
     }
-
-
-def setup_django(env: dict[str, str]):
-    """Migrate the fresh database and create the event, in this process."""
-    os.environ.update(env)
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    from updates.services import event_create
-
-    call_command("migrate", interactive=False, verbosity=0)
-    return event_create(title="Benchmark", slug=SLUG)
 
 
 def fill(event, entries: int) -> None:
@@ -401,7 +379,7 @@ def main() -> int:
 
     database_afresh(args.database_url)
     env = server_env(args.database_url, args.redis_url)
-    event = setup_django(env)
+    event = fanout.setup_django(env)
     started = time.monotonic()
     fill(event, args.entries)
     print(f"{args.entries} entries written in {time.monotonic() - started:.1f} s")
