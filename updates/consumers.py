@@ -1,6 +1,6 @@
 from asgiref.sync import sync_to_async
 from channels.consumer import get_handler_name
-from channels.db import DatabaseSyncToAsync
+from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
@@ -13,24 +13,18 @@ NO_SUCH_EVENT = 4004
 TOO_MANY_CONNECTIONS = 4029
 EVENT_ENDED = 4410
 
-# A handshake's cache and database round trips run in the thread pool, off the one
-# thread that database_sync_to_async shares among every reader of the process: in a
-# reconnect storm, thousands of handshakes queued there one query at a time, Daphne
-# refused those older than its connect timeout, and they came back to queue again
-# (bench/storm.py). DatabaseSyncToAsync still closes each thread's stale connections.
+# The rate limit's cache round trip runs in the thread pool, off the one thread that
+# database_sync_to_async shares among every reader of the process, where a reconnect
+# storm's handshakes queue for their two queries (bench/storm.py).
 _connect_limited = sync_to_async(rate_limited, thread_sensitive=False)
 
 
-def _off_the_shared_thread(query):
-    return DatabaseSyncToAsync(query, thread_sensitive=False)
-
-
-@_off_the_shared_thread
+@database_sync_to_async
 def _event_status(slug: str) -> tuple[int, str] | None:
     return Event.objects.filter(slug=slug).values_list("pk", "status").first()
 
 
-@_off_the_shared_thread
+@database_sync_to_async
 def _event_revision(event_id: int) -> int:
     return Event.objects.values_list("revision", flat=True).get(pk=event_id)
 
@@ -46,8 +40,10 @@ class LiveConsumer(AsyncWebsocketConsumer):
 
     async def dispatch(self, message: dict) -> None:
         # Channels' dispatch first closes stale database connections, through the shared
-        # thread (see above), before every handler: connect, disconnect, each message.
-        # This consumer's queries close their own; it calls the handler straight away.
+        # thread (see above), before every handler: connect, disconnect, each message. In a
+        # reconnect storm that doubled each handshake's wait there, Daphne refused those
+        # older than its connect timeout, and they came back to queue again. This
+        # consumer's queries (database_sync_to_async) close stale connections themselves.
         handler = getattr(self, get_handler_name(message), None)
         if handler is None:
             raise ValueError(f"No handler for message type {message['type']}")
