@@ -10,8 +10,8 @@ from django.views.decorators.http import require_GET
 
 from updates.forms import ChangesForm, EntryPageForm, first_error
 from updates.ratelimit import rate_limited, request_client_address
-from updates.selectors import cached_at_revision, entry_changes_since, entry_page, event_get
-from updates.serialize import change_to_dict, entry_page_json, event_to_dict
+from updates.selectors import cached_at_revision, entry_page, event_get
+from updates.serialize import changes_json, entry_page_json, event_to_dict
 
 
 def json_response(data: dict, status: int = 200) -> HttpResponse:
@@ -107,21 +107,5 @@ def change_list(request: HttpRequest, slug: str) -> HttpResponse:
     form = ChangesForm(request.GET)
     if not form.is_valid():
         return error(first_error(form))
-    since = form.cleaned_data["since"]
-
-    def encoded_changes() -> bytes:
-        changes = entry_changes_since(event=event, since=since)
-        data = {
-            "revision": changes.revision,
-            "changes": [change_to_dict(entry) for entry in changes.entries],
-            # Changes to the event itself are not entries: a reader catching up gets its state.
-            "event": event_to_dict(event),
-        }
-        if changes.reset:
-            data["reset"] = True
-        return orjson.dumps(data)
-
-    # After a restart or a dropped connection, most readers ask with the same `since`:
-    # one answer per revision serves them all (bench/storm.py).
-    body = cached_at_revision(event, f"api-changes-since-{since}", encoded_changes)
+    body = changes_json(event, since=form.cleaned_data["since"])
     return HttpResponse(body, content_type="application/json")

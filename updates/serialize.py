@@ -9,7 +9,7 @@ from django.core.cache import cache
 from django.template.loader import render_to_string
 
 from updates.models import Entry, Event
-from updates.selectors import EntryPage
+from updates.selectors import EntryPage, cached_at_revision, entry_changes_since
 
 logger = logging.getLogger(__name__)
 
@@ -145,3 +145,24 @@ def event_to_dict(event: Event) -> EventDict:
         "updated_at": isoformat(event.updated_at),
         "url": event.get_absolute_url(),
     }
+
+
+def changes_json(event: Event, *, since: int) -> bytes:
+    """What a reader at revision `since` missed, encoded (docs/api.md): the answer of
+    changes/?since= and the catch-up a websocket's hello carries. After a restart or a
+    dropped connection most readers ask with the same `since`: one answer per revision
+    serves them all (bench/storm.py)."""
+
+    def encoded() -> bytes:
+        changes = entry_changes_since(event=event, since=since)
+        data = {
+            "revision": changes.revision,
+            "changes": [change_to_dict(entry) for entry in changes.entries],
+            # Changes to the event itself are not entries: a reader catching up gets its state.
+            "event": event_to_dict(event),
+        }
+        if changes.reset:
+            data["reset"] = True
+        return orjson.dumps(data)
+
+    return cached_at_revision(event, f"api-changes-since-{since}", encoded)
