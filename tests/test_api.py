@@ -201,6 +201,43 @@ def test_a_cursor_of_another_event_gets_a_400(client, event):
     assert "another event" in response.json()["error"]
 
 
+def tampered(cursor: str) -> list[str]:
+    flipped = "B" if cursor[-1] == "A" else "A"
+    return [cursor[:-1] + flipped, cursor + "A", cursor[:-1], cursor.replace(":", ":A", 1)]
+
+
+def test_a_tampered_cursor_gets_a_400_after_the_genuine_one_was_served(client, many_entries):
+    cursor = client.get(f"{ENTRIES_URL}?limit=5").json()["next"]
+    # Cached now, for this revision.
+    assert client.get(f"{ENTRIES_URL}?before={cursor}").status_code == 200
+    for bad in tampered(cursor):
+        response = client.get(f"{ENTRIES_URL}?before={bad}")
+        assert response.status_code == 400, bad
+        assert response.json() == {"error": "before: is not a cursor this site gave out"}
+    # The form reads the last of repeated parameters, and so does the page's cache key.
+    response = client.get(f"{ENTRIES_URL}?before={cursor}&before={tampered(cursor)[0]}")
+    assert response.status_code == 400
+
+
+def test_a_served_cursor_page_is_refused_once_the_secret_key_changes(
+    client, many_entries, settings
+):
+    cursor = client.get(f"{ENTRIES_URL}?limit=5").json()["next"]
+    assert client.get(f"{ENTRIES_URL}?before={cursor}").status_code == 200
+
+    settings.SECRET_KEY = "a new key after a leak " * 3
+    response = client.get(f"{ENTRIES_URL}?before={cursor}")
+    assert response.status_code == 400
+    assert response.json()["error"] == "before: is not a cursor this site gave out"
+
+
+def test_junk_parameters_get_the_same_cursor_page(client, many_entries):
+    cursor = client.get(f"{ENTRIES_URL}?limit=5").json()["next"]
+    page = client.get(f"{ENTRIES_URL}?before={cursor}").json()
+    assert client.get(f"{ENTRIES_URL}?before={cursor}&utm_source=x").json() == page
+    assert page["entries"][0]["id"] == many_entries[5].pk
+
+
 @pytest.mark.parametrize("query", ["", "since=", "since=-1", "since=abc", f"since={10**30}"])
 def test_bad_changes_parameters_get_a_400_with_a_reason(client, event, query):
     response = client.get(f"{CHANGES_URL}?{query}")

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from updates import selectors
 from updates.selectors import Cursor
-from updates.services import entry_update
+from updates.services import entry_delete, entry_update
 
 
 @pytest.fixture
@@ -66,6 +66,38 @@ def test_a_cursor_page_takes_two_queries_whatever_the_number_of_entries(
         assert client.get(f"/api/events/harbourside/entries/?before={cursor}").status_code == 200
 
 
+@pytest.mark.parametrize("count", [3, 60])
+def test_a_cursor_page_takes_two_queries_then_one_until_the_next_change(
+    client, entries, count, django_assert_num_queries
+):
+    made = entries(count)
+    cursor = client.get("/api/events/harbourside/entries/?limit=1").json()["next"]
+    url = f"/api/events/harbourside/entries/?before={cursor}&limit=2"
+    # The event; one page of entries.
+    with django_assert_num_queries(2):
+        first = client.get(url).json()
+    # The event: the rest is cached for its revision, the cursor's check included.
+    with django_assert_num_queries(1):
+        assert client.get(url).json() == first
+
+    edited = next(entry for entry in made if entry.pk == first["entries"][1]["id"])
+    entry_update(entry=edited, changes={"headline": "Corrected on an older page"})
+    with django_assert_num_queries(2):
+        again = client.get(url).json()
+    assert again["entries"][1]["headline"] == "Corrected on an older page"
+    assert again["revision"] == first["revision"] + 1
+
+
+def test_a_cursor_page_drops_an_entry_deleted_since_it_was_cached(client, entries):
+    made = entries(10)
+    cursor = client.get("/api/events/harbourside/entries/?limit=1").json()["next"]
+    url = f"/api/events/harbourside/entries/?before={cursor}&limit=3"
+    shown = [entry["id"] for entry in client.get(url).json()["entries"]]
+
+    entry_delete(entry=next(entry for entry in made if entry.pk == shown[0]))
+    assert [entry["id"] for entry in client.get(url).json()["entries"]][:2] == shown[1:]
+
+
 @pytest.fixture
 def cards_rendered():
     """How many entry cards were rendered since the test began."""
@@ -90,8 +122,8 @@ def test_a_cursor_page_renders_each_card_once_until_the_entry_changes(
     assert len(first["entries"]) == 20
     rendered_before = len(cards_rendered)
 
-    # The event; the page's rows. The cards come from one get_many.
-    with django_assert_num_queries(2):
+    # The event: the page is cached for its revision.
+    with django_assert_num_queries(1):
         assert client.get(url).json() == first
     assert len(cards_rendered) == rendered_before
 

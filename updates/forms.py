@@ -1,7 +1,11 @@
 """Validation of the query strings of pages and the API."""
 
+import hashlib
+
 from django import forms
+from django.conf import settings
 from django.core.exceptions import NON_FIELD_ERRORS
+from django.http import QueryDict
 
 from updates.selectors import PAGE_SIZE, Cursor
 
@@ -23,6 +27,17 @@ class EntryPageForm(forms.Form):
     after = CursorField(required=False)
     order = forms.ChoiceField(required=False, choices=[("newest", "newest"), ("oldest", "oldest")])
     limit = forms.IntegerField(required=False, min_value=1, max_value=100)
+
+    @classmethod
+    def query_digest(cls, query: QueryDict) -> str:
+        """Names the page `query` asks for by exactly the values this form reads of it (so
+        junk parameters make no new page), for looking a page up before validating: a
+        stored page is only ever one whose query passed, so a hit stands for a cursor this
+        site signed. Keyed with SECRET_KEY, so a new key also retires the pages its old
+        cursors found."""
+        values = repr([query.get(name) for name in cls.base_fields]).encode()
+        secret = hashlib.blake2b(settings.SECRET_KEY.encode()).digest()
+        return hashlib.blake2b(values, key=secret, digest_size=16).hexdigest()
 
     def clean_limit(self) -> int:
         return self.cleaned_data["limit"] or PAGE_SIZE

@@ -70,6 +70,11 @@ class Changes:
     reset: bool
 
 
+def revision_cache_key(event: Event, name: str) -> str:
+    """The cache key of `name` for the event as of its revision (see cached_at_revision)."""
+    return f"liveblog:{name}:{event.pk}:{event.created_at.timestamp()}:{event.revision}"
+
+
 def cached_at_revision[T](event: Event, name: str, build: Callable[[], T]) -> T:
     """What `build` gives for the event as of its revision, built once per revision.
 
@@ -78,7 +83,7 @@ def cached_at_revision[T](event: Event, name: str, build: Callable[[], T]) -> T:
     creation time, so a database started afresh never meets an old answer. A cache
     that fails is skipped, not waited for.
     """
-    key = f"liveblog:{name}:{event.pk}:{event.created_at.timestamp()}:{event.revision}"
+    key = revision_cache_key(event, name)
     try:
         return cache.get_or_set(key, build, CACHE_SECONDS)
     except Exception:
