@@ -2,10 +2,12 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection
+from django.http import Http404
 from django.test.signals import template_rendered
 from django.utils import timezone
 
 from updates import selectors
+from updates.models import Event
 from updates.selectors import Cursor
 from updates.services import entry_delete, entry_update
 
@@ -20,6 +22,20 @@ def entries(make_entry):
         ]
 
     return make
+
+
+def test_the_event_is_read_as_the_orm_reads_it(event, django_assert_num_queries):
+    with django_assert_num_queries(1):
+        read = selectors.event_get(slug="harbourside")
+    expected = Event.objects.get(slug="harbourside")
+    fields = [field.attname for field in Event._meta.concrete_fields]
+    assert {name: getattr(read, name) for name in fields} == {
+        name: getattr(expected, name) for name in fields
+    }
+    assert read.created_at.tzinfo is not None
+    assert read._state.adding is False and read._state.db == "default"
+    with pytest.raises(Http404):
+        selectors.event_get(slug="nope")
 
 
 @pytest.mark.parametrize("count", [3, 60])
