@@ -17,16 +17,18 @@ For each system, with the same client process (one asyncio loop, N readers):
    "connect" column is the server's handshake rate when nothing else happens.
 2. The server is stopped (SIGTERM), K entries are published through entry_publish (the
    admin's path), and the server is started again on the same port. Each reader sees its
-   socket close and does what static/live.js does: waits backoff(attempts), tries again,
-   resets attempts at hello; a hello newer than what it shows makes it
-   GET changes/?since=<its revision> (a failed request is retried with the same backoff).
+   socket close and does what static/live.js does: waits backoff(attempts), tries again
+   with ?since=<its revision> on the socket's URL, resets attempts at hello, and applies
+   what the hello brings; a hello newer than what it shows without that, or a gap, makes
+   it GET changes/?since=<its revision> (a failed request is retried with the same backoff).
 3. A reader is caught up when it shows R0 + K, having applied exactly revisions
    R0 + 1 ... R0 + K, in order, each once ("exact").
 
 The reference ("bare") is a plain `websockets` server in a process of its own: it sends
-hello, and answers any other GET with the bytes of the answer a liveblog reader got from
-changes/. It is stopped, and started again after the same downtime as Daphne had, so its
-readers' backoff is the same: the difference is what the server does with the storm.
+hello, with the bytes of the answer a liveblog reader gets from changes/ in it when the
+reader says a revision behind, and answers any other GET with those bytes. It is stopped,
+and started again after the same downtime as Daphne had, so its readers' backoff is the
+same: the difference is what the server does with the storm.
 
 Printed per system: handshakes per second while connecting; the downtime (stop to serving
 again); per reader, seconds from the stop until caught up (p50, p99, max); handshakes and
@@ -59,6 +61,7 @@ import time
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import orjson
 
@@ -147,6 +150,8 @@ class Reader:
 
     async def receive(self, message: dict) -> None:
         if message["type"] in ("hello", "heartbeat"):
+            if "catch_up" in message:
+                self.apply(message["catch_up"])
             if message["revision"] > self.revision:
                 await self.catch_up()
             elif message["revision"] < self.revision and message["type"] == "hello":
@@ -182,21 +187,22 @@ class Reader:
                 self.errors.append(f"GET changes: {type(error).__name__}: {error}")
             self.requests.append((time.time(), status))
             if status == HTTPStatus.OK:
-                answer = orjson.loads(body)
-                if answer.get("reset"):
-                    self.errors.append(f"reset at since={self.revision}")
-                    return
-                for change in answer["changes"]:
-                    if change["revision"] > self.revision and change["revision"] not in (
-                        self.applied
-                    ):
-                        self.applied.append(change["revision"])
-                self.revision = max(self.revision, answer["revision"])
-                self.drain()
+                self.apply(orjson.loads(body))
                 return
             if status is not None:
                 self.errors.append(f"GET changes: {status}")
             await asyncio.sleep(backoff(attempt))
+
+    def apply(self, answer: dict) -> None:
+        """An answer of changes/?since=, fetched or brought by a hello."""
+        if answer.get("reset"):
+            self.errors.append(f"reset at since={self.revision}")
+            return
+        for change in answer["changes"]:
+            if change["revision"] > self.revision and change["revision"] not in self.applied:
+                self.applied.append(change["revision"])
+        self.revision = max(self.revision, answer["revision"])
+        self.drain()
 
     def note_progress(self) -> None:
         if self.caught_up_at is None and self.target is not None and self.revision >= self.target:
@@ -260,7 +266,7 @@ async def live(reader: Reader, url: str, ws, hello: dict) -> None:
             attempts += 1
             tried_at = time.time()
             try:
-                ws, hello = await open_socket(url)
+                ws, hello = await open_socket(f"{url}?since={reader.revision}")
                 break
             except Exception as error:
                 reader.failed_handshakes.append((tried_at, failure_reason(error)))
@@ -634,8 +640,8 @@ def measure_liveblog(
 def bare_server_main(
     conn, port: int, revision: int, catch_up: bytes, listen_at: float, backlog: int
 ) -> None:
-    """From time.time() `listen_at` on, send hello `revision` to every reader and answer
-    any other GET with `catch_up`."""
+    """From time.time() `listen_at` on, send hello `revision` to every reader, with
+    `catch_up` in it for a reader behind, and answer any other GET with `catch_up`."""
     fanout.raise_fd_limit()
     asyncio.run(_bare_server(conn, port, revision, catch_up, listen_at, backlog))
 
@@ -647,6 +653,9 @@ async def _bare_server(
 
     await asyncio.sleep(max(0.0, listen_at - time.time()))
     hello = orjson.dumps({"type": "hello", "revision": revision}).decode()
+    hello_with_catch_up = orjson.dumps(
+        {"type": "hello", "revision": revision, "catch_up": orjson.Fragment(catch_up)}
+    ).decode()
     answer = catch_up.decode()
 
     def process_request(connection, request):
@@ -655,7 +664,8 @@ async def _bare_server(
         return None
 
     async def handler(ws) -> None:
-        await ws.send(hello)
+        since = parse_qs(urlsplit(ws.request.path).query).get("since")
+        await ws.send(hello_with_catch_up if since and int(since[0]) < revision else hello)
         await ws.wait_closed()
 
     async with serve(

@@ -1,3 +1,4 @@
+import redis.connection
 from django.core.cache.backends import redis as django_redis
 
 REDIS_LAYERS = {
@@ -19,6 +20,10 @@ def channel_layers(
     if not redis_url:
         return {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     config = {
+        # Redis's pub/sub channels are shared by all its databases: without the number in
+        # the names, sites (or a test run and a benchmark) on databases of one Redis
+        # would hear each other's changes.
+        "prefix": f"asgi-db{redis.connection.parse_url(redis_url).get('db', 0)}",
         "hosts": [
             {
                 "address": redis_url,

@@ -8,8 +8,9 @@
 // - Each entry remembers the revision of the state shown, so a message or change that
 //   arrives twice, or late, is never applied over a newer one.
 // - hello and heartbeat carry the server's revision: ahead of ours means we missed
-//   something. A hello behind ours means the server forgot (another database): start
-//   again; a heartbeat behind ours may only be late, so the server is asked.
+//   something; a hello may bring what we missed (the socket's URL says our revision).
+//   Behind ours, the server is asked: it may only be late, or it forgot (another
+//   database), and then its answer says to start again.
 // - A batch is several changes in one frame (a burst): each is received in turn, as
 //   if it had come alone.
 (function (root) {
@@ -50,14 +51,14 @@
     // Not numbered: not a change (a kind of message this page does not know).
     if (typeof message.revision !== "number") return Promise.resolve();
     if (message.type === "hello" || message.type === "heartbeat") {
+      // A hello to a reader that said its revision carries what it missed.
+      if (message.catch_up && !this.apply(message.catch_up)) return Promise.resolve();
       if (message.revision > this.revision) return this.catchUp();
       if (message.revision === this.revision) return Promise.resolve();
-      // Behind ours. hello is read once the reader has joined, after anything we have
-      // seen: the server forgot. A heartbeat may just have been overtaken by a change on
-      // its way, so ask: a server that forgot answers with reset.
-      if (message.type === "heartbeat") return this.catchUp();
-      this.restart();
-      return Promise.resolve();
+      // Behind ours: a change on its way may have overtaken it (a heartbeat read a moment
+      // ago; a server process that has not heard of the change yet), or the server
+      // forgot (another database). Ask: a server that forgot answers with reset.
+      return this.catchUp();
     }
     if (message.revision <= this.revision) return Promise.resolve();
     this.held.set(message.revision, message);
@@ -86,6 +87,22 @@
     else this.show(change);
   };
 
+  // An answer of changes/?since=: false if it says to start again (and the page does).
+  LiveFeed.prototype.apply = function (answer) {
+    var self = this;
+    if (answer.reset) {
+      this.restart();
+      return false;
+    }
+    answer.changes.forEach(function (change) { self.applyChange(change); });
+    // The event as of the answer's revision: older than what we show if messages
+    // beyond it arrived meanwhile (an "ended" among them, perhaps).
+    if (answer.event && answer.revision >= this.revision) this.onEvent(answer.event);
+    this.revision = Math.max(this.revision, answer.revision);
+    this.drain();
+    return true;
+  };
+
   // Ask the server for everything after our revision. One request at a time; a call
   // while one is under way asks for another once it is done.
   LiveFeed.prototype.catchUp = function () {
@@ -97,15 +114,7 @@
     this.again = false;
     var before = this.revision;
     this.inFlight = this.fetchChanges(this.revision)
-      .then(function (answer) {
-        if (answer.reset) return self.restart();
-        answer.changes.forEach(function (change) { self.applyChange(change); });
-        // The event as of the answer's revision: older than what we show if messages
-        // beyond it arrived meanwhile (an "ended" among them, perhaps).
-        if (answer.event && answer.revision >= self.revision) self.onEvent(answer.event);
-        self.revision = Math.max(self.revision, answer.revision);
-        self.drain();
-      })
+      .then(function (answer) { self.apply(answer); })
       .then(
         function () {
           self.inFlight = null;

@@ -340,7 +340,9 @@
     reconnectTimer = null;
     if (stopped) return;
     var scheme = location.protocol === "https:" ? "wss://" : "ws://";
-    socket = new WebSocket(scheme + location.host + config.socketPath);
+    // With the revision shown, the server's hello brings what the page missed meanwhile:
+    // after a restart, thousands of readers come back without a request each.
+    socket = new WebSocket(scheme + location.host + config.socketPath + "?since=" + feed.revision);
     lastFrameAt = Date.now();
     lastHeartbeatAt = 0;
     watchSilence();

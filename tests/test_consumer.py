@@ -3,8 +3,10 @@ import asyncio
 import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
+from django.db.models import F
 
 from liveblog.asgi import application
+from updates import joining
 from updates.models import Event
 from updates.services import entry_delete, entry_publish, entry_update, event_update
 
@@ -16,8 +18,12 @@ delete = database_sync_to_async(entry_delete)
 update_event = database_sync_to_async(event_update)
 
 
-def reader(slug: str = "harbourside", origin: bytes = b"http://localhost") -> WebsocketCommunicator:
-    return WebsocketCommunicator(application, f"/ws/live/{slug}/", headers=[(b"origin", origin)])
+def reader(
+    slug: str = "harbourside", origin: bytes = b"http://localhost", query: str = ""
+) -> WebsocketCommunicator:
+    return WebsocketCommunicator(
+        application, f"/ws/live/{slug}/{query}", headers=[(b"origin", origin)]
+    )
 
 
 async def connected_reader(expected_revision: int = 0) -> WebsocketCommunicator:
@@ -89,6 +95,169 @@ async def test_hello_tells_a_late_reader_the_current_revision(channel_layer, eve
     communicator = await connected_reader(expected_revision=1)
     assert await communicator.receive_nothing(timeout=0.3)
     await communicator.disconnect()
+
+
+@database_sync_to_async
+def changes_answer(since: int) -> dict:
+    from django.test import Client
+
+    return Client().get(f"/api/events/harbourside/changes/?since={since}").json()
+
+
+async def hello_for(since: int) -> dict:
+    communicator = reader(query=f"?since={since}")
+    connected, _ = await communicator.connect()
+    assert connected
+    message = await communicator.receive_json_from()
+    await communicator.disconnect()
+    return message
+
+
+async def test_a_reader_back_from_revision_r_gets_what_it_missed_in_its_hello(
+    channel_layer, event, journalist
+):
+    entry = await publish(event=event, author=journalist, headline="Polls open", body="<p>x</p>")
+    await publish(event=event, author=journalist, headline="Turnout", body="<p>41%</p>")
+    await update(entry=entry, changes={"headline": "Polls opened at 7"})
+
+    hello = await hello_for(since=1)
+
+    assert hello["type"] == "hello"
+    assert hello["revision"] == 3
+    # Exactly what changes/?since=1 answers: the entries changed after 1, oldest change first.
+    assert hello["catch_up"] == await changes_answer(since=1)
+    assert [change["headline"] for change in hello["catch_up"]["changes"]] == [
+        "Turnout",
+        "Polls opened at 7",
+    ]
+
+
+async def test_a_reader_that_missed_nothing_gets_a_plain_hello(channel_layer, event, journalist):
+    await publish(event=event, author=journalist, headline="Polls open", body="<p>x</p>")
+    assert await hello_for(since=1) == {"type": "hello", "revision": 1}
+
+
+async def test_a_reader_ahead_of_the_server_is_told_to_start_again(channel_layer, event):
+    # Another database: what the page shows is no longer the server's to patch up.
+    hello = await hello_for(since=7)
+    assert (hello["revision"], hello["catch_up"]["reset"]) == (0, True)
+
+
+async def test_a_reader_whose_page_is_newer_than_the_process_has_heard_is_not_sent_back(
+    channel_layer, event, journalist
+):
+    first = await connected_reader()
+    # A change committed whose message has not reached this process yet; the reader's
+    # page was served after it.
+    await database_sync_to_async(Event.objects.filter(pk=event.pk).update)(
+        revision=F("revision") + 1
+    )
+
+    assert await hello_for(since=1) == {"type": "hello", "revision": 1}
+    await first.disconnect()
+
+
+async def test_readers_joining_once_the_process_has_heard_of_a_change_wait_for_no_query(
+    channel_layer, event, journalist, monkeypatch
+):
+    first = await connected_reader()
+    await publish(event=event, author=journalist, headline="One", body="<p>x</p>")
+    assert (await first.receive_json_from(timeout=3))["revision"] == 1
+
+    reads = count_calls(monkeypatch, joining, "_read_revision")
+    readers = [await connected_reader(expected_revision=1) for _ in range(5)]
+
+    assert reads == []
+    for communicator in [first, *readers]:
+        await communicator.disconnect()
+
+
+async def test_after_a_lost_change_the_heartbeat_tells_joining_readers_its_revision(
+    channel_layer, event, monkeypatch
+):
+    from updates import heartbeat
+
+    first = await connected_reader()
+    # A change whose message never reached this process (Redis was away).
+    await database_sync_to_async(Event.objects.filter(pk=event.pk).update)(
+        revision=F("revision") + 1
+    )
+    await heartbeat.beat()
+    assert await first.receive_json_from(timeout=3) == {"type": "heartbeat", "revision": 1}
+
+    reads = count_calls(monkeypatch, joining, "_read_revision")
+    late = await connected_reader(expected_revision=1)
+
+    assert reads == []
+    for communicator in (first, late):
+        await communicator.disconnect()
+
+
+async def test_a_crowd_back_from_the_same_revision_shares_one_catch_up(
+    channel_layer, event, journalist, monkeypatch
+):
+    for headline in ("One", "Two"):
+        await publish(event=event, author=journalist, headline=headline, body="<p>x</p>")
+    builds = count_calls(monkeypatch, joining, "_build_catch_up")
+
+    crowd = [reader(query="?since=0") for _ in range(20)]
+    await asyncio.gather(*(communicator.connect() for communicator in crowd))
+    hellos = [await communicator.receive_json_from() for communicator in crowd]
+
+    assert len(builds) == 1
+    assert all(len(hello["catch_up"]["changes"]) == 2 for hello in hellos)
+    for communicator in crowd:
+        await communicator.disconnect()
+
+
+async def test_readers_arriving_together_share_one_lookup_of_the_event(event, monkeypatch):
+    lookups = count_calls(monkeypatch, joining, "_find_event")
+
+    found = await asyncio.gather(*(joining.event_to_join("harbourside") for _ in range(10)))
+
+    assert len(lookups) == 1
+    assert {each.id for each in found} == {event.pk}
+
+
+async def test_a_change_while_a_reader_catches_up_reaches_it_once(channel_layer, event, journalist):
+    await publish(event=event, author=journalist, headline="One", body="<p>x</p>")
+    communicator = reader(query="?since=0")
+    connected, _ = await communicator.connect()
+    assert connected
+    await publish(event=event, author=journalist, headline="Two", body="<p>x</p>")
+
+    hello = await communicator.receive_json_from(timeout=3)
+    seen = [change["revision"] for change in hello["catch_up"]["changes"]]
+    if hello["revision"] < 2:
+        seen.append((await communicator.receive_json_from(timeout=3))["revision"])
+
+    assert seen == [1, 2]
+    assert await communicator.receive_nothing(timeout=0.3)
+    await communicator.disconnect()
+
+
+@pytest.mark.parametrize("since", ["-1", "yesterday", str(2**70), ""])
+async def test_a_since_that_is_not_a_revision_closes_the_socket_with_4400(
+    channel_layer, event, since
+):
+    communicator = reader(query=f"?since={since}")
+    await communicator.connect()
+    closed = await communicator.receive_output()
+    assert (closed["type"], closed["code"]) == ("websocket.close", 4400)
+    assert closed["reason"].startswith("since: ")
+
+
+def count_calls(monkeypatch, module, name: str) -> list:
+    """Counts the calls of module.name, which still does its work."""
+    calls = []
+    original = getattr(module, name)
+
+    def counted(*args, **kwargs):
+        calls.append(args)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, counted)
+    return calls
 
 
 async def test_an_unknown_event_closes_the_socket_with_4004(channel_layer, db):

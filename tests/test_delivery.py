@@ -12,6 +12,7 @@ import orjson
 import pytest
 import redis
 from asgiref.sync import sync_to_async
+from django.utils.module_loading import import_string
 
 from liveblog.layers import channel_layers
 from tests.servers import free_port, wait_for
@@ -228,3 +229,24 @@ async def test_after_redis_restarts_a_process_is_sent_changes_again_once_it_has_
         assert received[0] == 1
         assert len(received) > 1  # a change after the restart arrived
         await subscription.close()
+
+
+@pytest.mark.parametrize("redis_layer", ["core", "pubsub"])
+async def test_sites_on_two_databases_of_one_redis_do_not_hear_each_other(redis_url, redis_layer):
+    def layer_on_database(number: int):
+        url = redis_url.rsplit("/", 1)[0] + f"/{number}"
+        config = channel_layers(url, redis_layer=redis_layer)["default"]
+        return import_string(config["BACKEND"])(**config["CONFIG"])
+
+    ours, theirs = layer_on_database(1), layer_on_database(2)
+    channel = await ours.new_channel()
+    await ours.group_add(delivery.group_name(1), channel)
+    for layer, frame in ((theirs, "theirs"), (ours, "ours")):
+        message = {"type": delivery.MESSAGE_TYPE, "frame": frame}
+        await layer.group_send(delivery.group_name(1), message)
+
+    received = await asyncio.wait_for(ours.receive(channel), timeout=3)
+
+    assert received["frame"] == "ours"
+    for layer in (ours, theirs):
+        await layer.flush()

@@ -16,8 +16,12 @@ def encode(message: dict) -> str:
     return orjson.dumps(message).decode()
 
 
-def hello_frame(revision: int) -> str:
-    return encode({"type": "hello", "revision": revision})
+def hello_frame(revision: int, *, catch_up: bytes | None = None) -> str:
+    """catch_up: what the reader missed, as changes/ encodes it (serialize.changes_json)."""
+    message: dict = {"type": "hello", "revision": revision}
+    if catch_up is not None:
+        message["catch_up"] = orjson.Fragment(catch_up)
+    return encode(message)
 
 
 def heartbeat_frame(revision: int) -> str:

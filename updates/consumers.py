@@ -1,13 +1,15 @@
 from asgiref.sync import sync_to_async
 from channels.consumer import get_handler_name
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from django.http import QueryDict
 
-from updates import broadcast, delivery
+from updates import delivery, joining
+from updates.forms import ChangesForm, first_error
 from updates.models import Event
 from updates.ratelimit import rate_limited, scope_client_address
 
+BAD_QUERY = 4400
 READER_SENT_A_MESSAGE = 4003
 NO_SUCH_EVENT = 4004
 TOO_MANY_CONNECTIONS = 4029
@@ -19,14 +21,16 @@ EVENT_ENDED = 4410
 _connect_limited = sync_to_async(rate_limited, thread_sensitive=False)
 
 
-@database_sync_to_async
-def _event_status(slug: str) -> tuple[int, str] | None:
-    return Event.objects.filter(slug=slug).values_list("pk", "status").first()
-
-
-@database_sync_to_async
-def _event_revision(event_id: int) -> int:
-    return Event.objects.values_list("revision", flat=True).get(pk=event_id)
+def since_asked(scope: dict) -> int | None:
+    """The revision the reader shows, from ?since= on the socket's URL, validated as
+    changes/ validates it; None if not given. Raises ValueError with the reason."""
+    query = QueryDict(scope["query_string"])
+    if "since" not in query:
+        return None
+    form = ChangesForm(query)
+    if not form.is_valid():
+        raise ValueError(first_error(form))
+    return form.cleaned_data["since"]
 
 
 class LiveConsumer(AsyncWebsocketConsumer):
@@ -58,17 +62,20 @@ class LiveConsumer(AsyncWebsocketConsumer):
             per_minute=settings.RATE_LIMIT_SOCKET_CONNECTS_PER_MINUTE,
         ):
             return await self.close(code=TOO_MANY_CONNECTIONS)
-        found = await _event_status(self.scope["url_route"]["kwargs"]["slug"])
-        if found is None:
+        try:
+            since = since_asked(self.scope)
+        except ValueError as reason:
+            return await self.close(code=BAD_QUERY, reason=str(reason))
+        event = await joining.event_to_join(self.scope["url_route"]["kwargs"]["slug"])
+        if event is None:
             return await self.close(code=NO_SUCH_EVENT)
-        event_id, status = found
-        if status == Event.Status.ENDED:
+        if event.status == Event.Status.ENDED:
             return await self.close(code=EVENT_ENDED)
-        # Subscribe before reading the revision: a change committed in between is held
+        # Subscribe before learning the revision: a change committed in between is held
         # by the subscription and sent after hello, so none is missed.
-        self.subscription = await delivery.subscribe(event_id, self.send)
-        revision = await _event_revision(event_id)
-        await self.send(broadcast.hello_frame(revision))
+        self.subscription = await delivery.subscribe(event.id, self.send)
+        hello, revision = await joining.hello(event, since=since)
+        await self.send(hello)
         await self.subscription.start(after_revision=revision)
 
     async def receive(self, text_data=None, bytes_data=None) -> None:

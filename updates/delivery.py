@@ -108,6 +108,18 @@ async def rejoin() -> None:
     await _hub().rejoin()
 
 
+def known_revision(event_id: int) -> int | None:
+    """The newest revision of the event this process has heard of since it subscribed to
+    it, from its changes or note_revision(); None if nothing yet. Every change after it
+    reaches a reader subscribed now (or is lost with Redis, see heartbeat.py)."""
+    return _hub().revisions.get(event_id)
+
+
+def note_revision(event_id: int, revision: int) -> None:
+    """Tell the process the event's revision, read from the database after subscribing."""
+    _hub().note_revision(event_id, revision)
+
+
 async def send_local(event_id: int, frame: str) -> None:
     """Send a frame that is not a change (a heartbeat) to this process's readers of the event."""
     await _hub().fan_out(event_id, None, frame)
@@ -172,6 +184,14 @@ class Hub:
         # Changes received and not yet fanned out, per event, in order of arrival.
         self._arrived: dict[int, list[Change]] = {}
         self._changes_arrived = asyncio.Event()
+        # Per event with readers here: the newest revision heard of since subscribing.
+        self.revisions: dict[int, int] = {}
+
+    def note_revision(self, event_id: int, revision: int) -> None:
+        # Only while subscribed: what was heard before may have been followed by changes
+        # this process never received. Never lowered: a read can be older than a change.
+        if event_id in self.readers:
+            self.revisions[event_id] = max(self.revisions.get(event_id, 0), revision)
 
     async def subscribe(self, event_id: int, send: SendFrame) -> Subscription:
         subscription = Subscription(self, event_id, send)
@@ -196,6 +216,7 @@ class Hub:
             _readers_left += 1
             if not readers and subscription.event_id in self.readers:
                 del self.readers[subscription.event_id]
+                self.revisions.pop(subscription.event_id, None)
                 try:
                     await self.layer.group_discard(group_name(subscription.event_id), self._channel)
                 except Exception:
@@ -228,6 +249,7 @@ class Hub:
                 continue
             failing = False
             change = (message["revision"], message["frame"])
+            self.note_revision(message["event"], message["revision"])
             self._arrived.setdefault(message["event"], []).append(change)
             self._changes_arrived.set()
             # Let an idle fan-out take it now: only changes that arrive while one is under

@@ -29,4 +29,6 @@ async def beat() -> None:
         return
     await delivery.rejoin()
     for event_id, revision in await _revisions(event_ids):
+        # Readers who join next are told this revision, should a change have been lost.
+        delivery.note_revision(event_id, revision)
         await delivery.send_local(event_id, broadcast.heartbeat_frame(revision))

@@ -337,6 +337,10 @@ class SocketGate:
         # accepts and then fails (say, its database is down).
         self.drop_once_open = False
         self.dropped: list[float] = []
+        # What the server sent through the gate, and how many of its next frames to lose
+        # on the way (a change lost between server and page).
+        self.from_server: list[str | bytes] = []
+        self.frames_to_lose = 0
         self._routes: list[WebSocketRoute] = []
         self._tasks: set[asyncio.Task] = set()
 
@@ -357,9 +361,21 @@ class SocketGate:
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
             return
-        socket.connect_to_server()
+        server = socket.connect_to_server()
+        server.on_message(lambda message: self._from_server(socket, message))
         self._routes.append(socket)
         self.connected.append(time.monotonic())
+
+    def _from_server(self, socket: WebSocketRoute, message: str | bytes) -> None:
+        self.from_server.append(message)
+        if self.frames_to_lose:
+            self.frames_to_lose -= 1
+        else:
+            socket.send(message)
+
+    def lose(self, frames: int) -> None:
+        """Lose the server's next frames on their way to the page."""
+        self.frames_to_lose = frames
 
     async def _drop(self, socket: WebSocketRoute) -> None:
         await asyncio.sleep(0.05)

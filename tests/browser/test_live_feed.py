@@ -242,9 +242,14 @@ class Run:
         self.note(await deliver(self.page, message))
 
     async def connect(self) -> None:
-        """A new socket: what was on its way on the old one is lost; hello comes first."""
+        """A new socket: what was on its way on the old one is lost; hello comes first,
+        with what the feed missed since the revision it gave in the socket's URL."""
         self.in_transit.clear()
-        await self.deliver({"type": "hello", "revision": self.server.revision})
+        since = (await self.page.evaluate("snapshot()"))["revision"]
+        hello = {"type": "hello", "revision": self.server.revision}
+        if since != self.server.revision:
+            hello["catch_up"] = self.server.changes(since, self.server.revision)
+        await self.deliver(hello)
 
     def publish(self) -> None:
         message = self.server.publish()
@@ -384,9 +389,37 @@ async def test_a_heartbeat_ahead_asks_for_the_changes_missed(page: Page):
     assert now["revision"] == 5
 
 
-async def test_a_hello_behind_the_page_starts_again(page: Page):
+async def test_a_hello_brings_what_the_page_missed_without_asking(page: Page):
+    await start(page, 3, [{"id": 1, "revision": 2, "headline": "second"}])
+    missed = [
+        entry_message("entry.updated", 4, 1, "second, corrected")["entry"],
+        entry_message("entry.created", 5, 2, "fifth")["entry"],
+    ]
+    catch_up = {"revision": 5, "changes": missed, "event": {"title": "Now"}}
+
+    await deliver(page, {"type": "hello", "revision": 5, "catch_up": catch_up})
+
+    now = await snapshot(page)
+    assert now["shown"] == {"1": "second, corrected", "2": "fifth"}
+    assert (now["revision"], now["event"], now["pending"]) == (5, {"title": "Now"}, [])
+
+
+async def test_a_hello_whose_catch_up_says_reset_starts_again(page: Page):
+    await start(page, 9)
+    reset = {"revision": 4, "changes": [], "reset": True, "event": {"title": "Then"}}
+    await deliver(page, {"type": "hello", "revision": 4, "catch_up": reset})
+    now = await snapshot(page)
+    assert (now["restarts"], now["pending"]) == (1, [])
+
+
+async def test_a_plain_hello_behind_the_page_asks_and_starts_again_if_the_server_forgot(
+    page: Page,
+):
     await start(page, 9)
     await deliver(page, {"type": "hello", "revision": 4})
+    assert [request["since"] for request in (await snapshot(page))["pending"]] == [9]
+
+    await answer(page, {"revision": 4, "changes": [], "reset": True, "event": {"title": "Then"}})
     assert (await snapshot(page))["restarts"] == 1
 
 
