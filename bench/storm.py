@@ -7,7 +7,8 @@ entries published while it was down; every reader comes back and catches up.
     .venv/bin/python bench/storm.py --profile /tmp/p  # also py-spy Daphne during the storm
     .venv/bin/python bench/storm.py --backlog 4096    # a longer accept queue than the 1,024 default
 
-Needs Redis (default redis://127.0.0.1:6379/3, whose asgi:group:* keys it deletes first)
+Needs Redis (default redis://127.0.0.1:6379/4, whose asgi:group:* keys it deletes first;
+not fanout.py's database 3, so that both can run at once)
 and the `websockets` package. Everything listens on 127.0.0.1. The Daphne launcher, the
 throwaway SQLite database and the CPU accounting are bench/fanout.py's.
 
@@ -810,7 +811,7 @@ def main() -> int:
         metavar="N",
         help="the restarted Daphne's (and the bare server's) accept queue; default 1024",
     )
-    parser.add_argument("--redis-url", default=fanout.DEFAULT_REDIS_URL)
+    parser.add_argument("--redis-url", default=f"redis://{fanout.HOST}:6379/4")
     parser.add_argument("--profile", type=Path, metavar="DIR", help="py-spy raw stacks of Daphne")
     args = parser.parse_args()
     if args.smoke:

@@ -71,12 +71,19 @@ class RedisCache(django_redis.RedisCache):
         super().__init__(server, params)
         self._class = _ReusedClientRedisCacheClient
 
+    def count(self, key: str, timeout: int) -> int:
+        """Adds one to the key's count, giving a new key the timeout: one command, where
+        incr() is two round trips (EXISTS, then INCR) and a new key a third (add()).
+        Every websocket handshake and API request is counted (updates/ratelimit.py)."""
+        return self._cache.count(self.make_and_validate_key(key), timeout)
+
 
 class _ReusedClientRedisCacheClient(django_redis.RedisCacheClient):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         # redis.Redis is thread-safe: each command takes a connection from the pool.
         self._clients = {}
+        self._count_script = None
 
     def get_client(self, key=None, *, write=False):
         pool = self._get_connection_pool(write)
@@ -84,3 +91,17 @@ class _ReusedClientRedisCacheClient(django_redis.RedisCacheClient):
         if client is None:
             client = self._clients[id(pool)] = self._client(connection_pool=pool)
         return client
+
+    def count(self, key: str, timeout: int) -> int:
+        client = self.get_client(key, write=True)
+        if self._count_script is None:
+            # Run by EVALSHA; redis-py loads it again if Redis has forgotten it (a restart).
+            self._count_script = client.register_script(_COUNT_SCRIPT)
+        return self._count_script(keys=[key], args=[timeout], client=client)
+
+
+_COUNT_SCRIPT = """
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return count
+"""

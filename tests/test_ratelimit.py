@@ -183,6 +183,23 @@ def cache_down(settings) -> None:
     settings.CACHES = caches(f"redis://127.0.0.1:{free_port()}/0")
 
 
+def test_on_redis_a_count_starts_with_its_expiry_and_refuses_past_the_limit(redis_url, settings):
+    import redis
+
+    settings.CACHES = caches(redis_url)
+    wait_for_a_fresh_window(at_least=2)
+    with redis.Redis.from_url(redis_url) as server:
+        server.flushdb()
+        answers = [
+            ratelimit.rate_limited("api", address="198.51.100.7", per_minute=2) for _ in range(3)
+        ]
+        (key,) = server.keys("*ratelimit*")
+        assert int(server.get(key)) == 3
+        assert 0 < server.ttl(key) <= ratelimit.KEY_SECONDS
+    assert answers[:2] == [None, None]
+    assert 0 < answers[2] <= ratelimit.WINDOW_SECONDS
+
+
 def test_with_the_cache_down_the_api_serves_and_says_why_it_did_not_count(
     client, settings, event, cache_down, caplog
 ):

@@ -6,10 +6,10 @@ address; without it each process counts on its own (one process, the embedded de
 A fixed window per minute, written here rather than taken from django-ratelimit: that
 library has no async path for consumers, needs an HttpRequest to key on, and raises
 when Redis is down (it fails open only when the cache answers None), while a limit here
-must never lock readers out during a Redis outage. The count is the cache's `incr`
-(Redis's INCR, atomic across processes), started by `add` (SET NX, which also sets the
-expiry). A fixed window lets a client spend up to twice its budget across a window's
-edge; against a script hammering the API that is close enough.
+must never lock readers out during a Redis outage. The count is Redis's INCR (atomic
+across processes), a new key given its expiry in the same script: one round trip.
+A fixed window lets a client spend up to twice its budget across a window's edge;
+against a script hammering the API that is close enough.
 """
 
 import functools
@@ -24,6 +24,8 @@ from django.core.cache import DEFAULT_CACHE_ALIAS, BaseCache, caches
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.http import HttpRequest
+
+from liveblog.layers import RedisCache
 
 logger = logging.getLogger(__name__)
 
@@ -130,9 +132,12 @@ def _forget_counts_client(*, setting: str, **kwargs) -> None:
 
 
 def _count(key: str) -> int:
-    # incr() first: two round trips to Redis for every use but the window's first. add()
-    # sets the expiry, past the window's end, so no incr() meets a key just expiring.
     counts = _counts()
+    if isinstance(counts, RedisCache):
+        return counts.count(key, KEY_SECONDS)
+    # Any other cache (the embedded default's, in process): incr(), and add() to start
+    # the window's count with its expiry, past the window's end, so that no incr()
+    # meets a key just expiring.
     try:
         return counts.incr(key)
     except ValueError:
