@@ -8,9 +8,12 @@ a websocket open for hours and only ever listen, journalists post small forms. W
 each value, and what a proxy in front must add: docs/reliability.md.
 """
 
+import struct
+
 from daphne.cli import CommandLineInterface
 from daphne.server import Server
 from daphne.ws_protocol import WebSocketProtocol
+from twisted.internet import tcp
 
 LIMITS = {
     # Readers never send, so Daphne pings each of them this often (its pings are sent
@@ -50,6 +53,14 @@ LIMITS = {
 # lines. A header deadline (nginx's client_header_timeout) is the proxy's job.
 HTTP_IDLE_TIMEOUT_SECONDS = 15
 
+# A websocket frame's first byte: FIN and the opcode (text 1, binary 2); then the length,
+# in the second byte up to 125, else in the next 2 or 8 bytes (RFC 6455, 5.2).
+FIN_TEXT, FIN_BINARY = 0x81, 0x82
+HEADER_16 = struct.Struct("!BBH")
+HEADER_64 = struct.Struct("!BBQ")
+# txaio's levels at which autobahn's sendData logs each write.
+DEBUG_LOG_LEVELS = ("debug", "trace")
+
 # Twisted listens with an accept queue of 50: when thousands of readers come back after a
 # restart the kernel drops the rest, and each dropped client waits 1, 3, 7 s to retry its
 # SYN (bench/storm.py counted tens of thousands). The kernel caps it at net.core.somaxconn.
@@ -57,19 +68,84 @@ LISTEN_BACKLOG = 1024
 
 
 class ListenOnlyWebSocketProtocol(WebSocketProtocol):
-    """Daphne's websocket protocol, with the message size limit on incoming messages only.
+    """Daphne's websocket protocol, with the message size limit on incoming messages only,
+    and a short path for the frames a fan-out sends.
 
     autobahn holds outgoing messages to maxMessagePayloadSize too, raising for a bigger
     one: an entry's frame is as big as its body (twice: the body and its card), so
     readers would silently miss every long entry.
     """
 
-    def sendMessage(self, payload, *args, **kwargs):
-        limit, self.maxMessagePayloadSize = self.maxMessagePayloadSize, 0
-        try:
-            return super().sendMessage(payload, *args, **kwargs)
-        finally:
-            self.maxMessagePayloadSize = limit
+    def sendMessage(
+        self, payload, isBinary=False, fragmentSize=None, sync=False, doNotCompress=False
+    ):
+        # Every frame of a fan-out comes here once per reader. autobahn's sendMessage,
+        # sendFrame and sendData (mirrored from autobahn 26.10.2) serve every case
+        # (fragments, masks, compression, queued and chopped writes, fuzzing) and build
+        # the arguments of a debug log call on every write (coloured through click when
+        # it is installed), which txaio then drops: most of their cost for what Daphne
+        # sends, an unmasked, uncompressed, unfragmented message. That message is framed
+        # here, with autobahn's bytes and traffic counters; anything else, and everything
+        # while txaio logs at debug level, takes autobahn's own path.
+        # tests/test_server_protocol.py holds the two to the same bytes.
+        if (
+            self.state != self.STATE_OPEN
+            or type(payload) is not bytes
+            or fragmentSize is not None
+            or sync
+            or self.autoFragmentSize
+            or self._perMessageCompress is not None
+            or self.maskServerFrames
+            or self.send_queue
+            or self.trackedTimings
+            or self.logFrames
+            or self.logOctets
+            or self.log._log_level in DEBUG_LOG_LEVELS
+        ):
+            limit, self.maxMessagePayloadSize = self.maxMessagePayloadSize, 0
+            try:
+                return super().sendMessage(payload, isBinary, fragmentSize, sync, doNotCompress)
+            finally:
+                self.maxMessagePayloadSize = limit
+        length = len(payload)
+        first = FIN_BINARY if isBinary else FIN_TEXT
+        if length <= 125:
+            header = bytes((first, length))
+        elif length <= 0xFFFF:
+            header = HEADER_16.pack(first, 126, length)
+        else:
+            header = HEADER_64.pack(first, 127, length)
+        stats = self.trafficStats
+        stats.outgoingWebSocketMessages += 1
+        stats.outgoingOctetsAppLevel += length
+        stats.outgoingOctetsWebSocketLevel += length
+        stats.outgoingWebSocketFrames += 1
+        stats.outgoingOctetsWireLevel += len(header) + length
+        self._write(header + payload)
+
+    def _write(self, data: bytes) -> None:
+        # Twisted's write() only buffers, and has the reactor watch the socket for
+        # writing: two epoll_ctl calls and a turn of the loop per frame per reader, more
+        # than the send itself. When nothing is buffered, send now, as asyncio's own
+        # transports do; whatever the socket does not take, and any error, goes to
+        # Twisted's write(), so that it is sent in order or the loss is handled by Twisted
+        # as usual (write() also pauses the producer, Twisted's HTTP channel, while the
+        # buffer is full). Reads FileDescriptor's buffer (Twisted 26.10.0); TLS and other
+        # transports just write().
+        transport = self.transport
+        if (
+            isinstance(transport, tcp.Connection)
+            and transport.connected
+            and not transport.disconnecting
+            and not transport._tempDataLen
+            and transport.offset == len(transport.dataBuffer)
+        ):
+            sent = transport.writeSomeData(data)
+            if type(sent) is int:
+                if sent == len(data):
+                    return
+                data = data[sent:]
+        transport.write(data)
 
 
 class LiveblogServer(Server):

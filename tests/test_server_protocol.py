@@ -1,0 +1,271 @@
+"""liveblog/server.py's websocket protocol: the frames it writes itself are autobahn's frames.
+
+ListenOnlyWebSocketProtocol.sendMessage frames a server's plain message itself instead of
+going through autobahn's sendMessage, sendFrame and sendData. These tests hold it to
+autobahn's own output (byte for byte, and the same traffic counters) on the installed
+autobahn, check that everything else still takes autobahn's path, and that a real client
+of a real Daphne reads what it writes.
+"""
+
+import asyncio
+import socket
+from collections.abc import Iterator
+
+import orjson
+import pytest
+import txaio
+import websockets
+from autobahn.exception import Disconnected
+from autobahn.websocket.compress_deflate import PerMessageDeflate
+from autobahn.websocket.protocol import WebSocketProtocol as AutobahnProtocol
+from channels.db import database_sync_to_async
+from daphne.ws_protocol import WebSocketFactory
+from daphne.ws_protocol import WebSocketProtocol as DaphneProtocol
+from twisted.internet.testing import StringTransport
+
+from liveblog.layers import channel_layers
+from liveblog.server import LIMITS, ListenOnlyWebSocketProtocol
+from tests.servers import DaphneServer
+from updates.services import entry_publish
+
+# Each side of each boundary of the frame's length field (7 bits, 16 bits, 64 bits) and
+# of the size limit on what readers may send.
+SIZES = [0, 1, 125, 126, 1024, 1025, 0xFFFF, 0x10000, 200_000]
+TRAFFIC_COUNTERS = [
+    "outgoingWebSocketMessages",
+    "outgoingOctetsAppLevel",
+    "outgoingOctetsWebSocketLevel",
+    "outgoingWebSocketFrames",
+    "outgoingOctetsWireLevel",
+]
+
+
+def open_protocol(**options) -> ListenOnlyWebSocketProtocol:
+    """A protocol as Daphne sets it up (liveblog's limits), past its handshake, writing
+    into a StringTransport."""
+    factory = WebSocketFactory(object(), server="daphne")
+    factory.setProtocolOptions(
+        allowNullOrigin=True,
+        openHandshakeTimeout=0,  # no timer: nothing here runs a reactor
+        maxMessagePayloadSize=LIMITS["websocket_max_message_size"],
+        maxFramePayloadSize=LIMITS["websocket_max_frame_size"],
+        **options,
+    )
+    factory.protocol = ListenOnlyWebSocketProtocol
+    protocol = factory.buildProtocol(None)
+    protocol.makeConnection(StringTransport())
+    protocol.state = protocol.STATE_OPEN
+    protocol.client_addr = ["127.0.0.1", 50000]
+    return protocol
+
+
+def autobahns_frames(payload: bytes, is_binary: bool) -> tuple[bytes, list[int]]:
+    """What autobahn's own sendMessage writes, and its traffic counters."""
+    protocol = open_protocol()
+    protocol.maxMessagePayloadSize = 0
+    DaphneProtocol.sendMessage(protocol, payload, is_binary)
+    return protocol.transport.value(), counters(protocol)
+
+
+def counters(protocol) -> list[int]:
+    return [getattr(protocol.trafficStats, name) for name in TRAFFIC_COUNTERS]
+
+
+@pytest.fixture
+def autobahn_writes(monkeypatch) -> list[bytes]:
+    """Each write that goes through autobahn's sendData."""
+    writes = []
+    send_data = AutobahnProtocol.sendData
+
+    def spy(self, data, *args, **kwargs):
+        writes.append(data)
+        return send_data(self, data, *args, **kwargs)
+
+    monkeypatch.setattr(AutobahnProtocol, "sendData", spy)
+    return writes
+
+
+@pytest.fixture
+def debug_logging() -> Iterator[None]:
+    level = txaio.get_global_log_level()
+    txaio.set_global_log_level("debug")
+    try:
+        yield
+    finally:
+        txaio.set_global_log_level(level)
+
+
+@pytest.mark.parametrize("is_binary", [False, True], ids=["text", "binary"])
+@pytest.mark.parametrize("size", SIZES)
+def test_it_writes_the_bytes_autobahn_writes_in_one_write_of_its_own(
+    size: int, is_binary: bool, autobahn_writes: list[bytes]
+):
+    payload = bytes(range(256)) * (size // 256) + bytes(size % 256)
+    expected_bytes, expected_counters = autobahns_frames(payload, is_binary)
+    autobahn_writes.clear()
+    protocol = open_protocol()
+
+    protocol.sendMessage(payload, is_binary)
+
+    assert protocol.transport.value() == expected_bytes
+    assert counters(protocol) == expected_counters
+    assert autobahn_writes == [], "the message went through autobahn's sendData after all"
+
+
+def test_daphnes_text_reply_goes_out_as_one_unmasked_text_frame(autobahn_writes: list[bytes]):
+    protocol = open_protocol()
+    text = '{"type": "entry", "headline": "Résultat: 52 %"}' * 100
+
+    protocol.handle_reply({"type": "websocket.send", "text": text})
+
+    encoded = text.encode()
+    assert protocol.transport.value() == b"\x81\x7e" + len(encoded).to_bytes(2) + encoded
+    assert autobahn_writes == []
+
+
+def test_the_size_limit_still_holds_for_what_readers_send_after_a_big_send():
+    protocol = open_protocol()
+
+    protocol.sendMessage(b"x" * 5000)
+
+    assert protocol.maxMessagePayloadSize == LIMITS["websocket_max_message_size"]
+
+
+def test_with_txaio_logging_at_debug_level_messages_take_autobahns_path_and_its_log(
+    debug_logging, autobahn_writes: list[bytes]
+):
+    protocol = open_protocol()
+    payload = b"x" * 5000  # over the limit on what readers send: still goes out
+    expected_bytes, _ = autobahns_frames(payload, False)
+    autobahn_writes.clear()
+
+    protocol.sendMessage(payload)
+
+    assert protocol.transport.value() == expected_bytes == b"".join(autobahn_writes)
+    assert protocol.maxMessagePayloadSize == LIMITS["websocket_max_message_size"]
+
+
+def test_a_message_asked_in_fragments_goes_out_in_autobahns_fragments(
+    autobahn_writes: list[bytes],
+):
+    protocol = open_protocol()
+
+    protocol.sendMessage(b"x" * 2500, fragmentSize=1000)
+
+    assert [write[:2] for write in autobahn_writes] == [b"\x01\x7e", b"\x00\x7e", b"\x80\x7e"]
+    assert protocol.transport.value() == b"".join(autobahn_writes)
+
+
+def test_a_compressed_connection_takes_autobahns_path(autobahn_writes: list[bytes]):
+    # Daphne accepts no compression, but should a handshake ever agree to it:
+    protocol = open_protocol()
+    protocol._perMessageCompress = PerMessageDeflate(True, False, False, 0, 0, 0)
+
+    protocol.sendMessage(b"x" * 5000)
+
+    assert [write[:1] for write in autobahn_writes] == [b"\xc1"]  # FIN, RSV1 (compressed), text
+    assert len(protocol.transport.value()) < 100
+
+
+def test_pings_and_closes_still_go_through_autobahn(autobahn_writes: list[bytes]):
+    protocol = open_protocol()
+
+    protocol.sendPing(b"ping")
+    protocol.sendClose(1000)
+
+    assert [write[:1] for write in autobahn_writes] == [b"\x89", b"\x88"]
+
+
+def test_sending_on_a_closed_connection_raises_as_autobahn_does():
+    protocol = open_protocol()
+    protocol.state = protocol.STATE_CLOSED
+
+    with pytest.raises(Disconnected):
+        protocol.sendMessage(b"late")
+
+
+@pytest.fixture
+def daphne_settings() -> dict[str, str]:
+    # A heartbeat is the shortest frame the app sends (a 7-bit length): one a second.
+    return {"LIVE_HEARTBEAT_SECONDS": "1"}
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_real_client_reads_every_frame_size_from_a_real_daphne(
+    event, journalist, settings, redis_url: str, reader_server: DaphneServer
+):
+    # websockets checks every frame it reads: unmasked, no reserved bits, the length
+    # field in its shortest form, valid UTF-8 for text.
+    settings.CHANNEL_LAYERS = channel_layers(redis_url)
+    url = reader_server.url.replace("http://", "ws://") + f"/ws/live/{event.slug}/"
+    bodies = {
+        "16-bit length": "<p>" + "Turnout by ward: 61 %. " * 100 + "</p>",
+        "64-bit length": "<p>" + "Every ward's count, in full: é. " * 3000 + "</p>",
+    }
+    heartbeats: list[str] = []
+
+    async def next_entry(connection) -> dict:
+        while True:
+            frame = await connection.recv()
+            assert isinstance(frame, str)
+            message = orjson.loads(frame)
+            if message["type"] != "heartbeat":
+                return message
+            heartbeats.append(frame)
+
+    async with websockets.connect(url, origin=reader_server.url, max_size=None) as connection:
+        async with asyncio.timeout(10):
+            assert orjson.loads(await connection.recv())["type"] == "hello"
+            for headline, body in bodies.items():
+                entry = await database_sync_to_async(entry_publish)(
+                    event=event, author=journalist, headline=headline, body=body
+                )
+                message = await next_entry(connection)
+                assert message["entry"]["id"] == entry.pk, message
+                assert message["entry"]["body"] == body
+            while not heartbeats:
+                frame = await connection.recv()
+                if orjson.loads(frame)["type"] == "heartbeat":
+                    heartbeats.append(frame)
+
+    assert len(heartbeats[0].encode()) <= 125
+    assert 125 < len(bodies["16-bit length"]) <= 0xFFFF < len(bodies["64-bit length"].encode())
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_reader_that_stops_reading_gets_every_frame_whole_and_in_order_once_it_reads(
+    event, journalist, settings, redis_url: str, reader_server: DaphneServer
+):
+    # Frames bigger than one send, to a reader whose buffers are full: Daphne sends what
+    # the socket takes at once and leaves the rest, and every later frame, to Twisted.
+    settings.CHANNEL_LAYERS = channel_layers(redis_url)
+    url = reader_server.url.replace("http://", "ws://") + f"/ws/live/{event.slug}/"
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", reader_server.port))
+    bodies = [
+        f"<p>{number}: " + "Every ward's count, in full. " * 6000 + "</p>" for number in range(4)
+    ]
+    published = []
+    # max_queue=1: once a frame waits to be read, the client reads nothing more from the socket.
+    async with websockets.connect(
+        url, sock=sock, origin=reader_server.url, max_size=None, max_queue=1
+    ) as connection:
+        async with asyncio.timeout(20):
+            assert orjson.loads(await connection.recv())["type"] == "hello"
+            for body in bodies:
+                published.append(
+                    await database_sync_to_async(entry_publish)(
+                        event=event, author=journalist, headline="Count", body=body
+                    )
+                )
+            received = []
+            while len(received) < len(bodies):
+                message = orjson.loads(await connection.recv())
+                if message["type"] == "batch":
+                    received.extend(message["messages"])
+                elif message["type"] != "heartbeat":
+                    received.append(message)
+
+    assert [message["entry"]["id"] for message in received] == [entry.pk for entry in published]
+    assert [message["entry"]["body"] for message in received] == bodies
