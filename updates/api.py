@@ -13,10 +13,15 @@ from django.views.decorators.http import require_GET
 from updates.forms import ChangesForm, EntryPageForm, first_error
 from updates.models import Event
 from updates.ratelimit import rate_limited, request_client_address
-from updates.selectors import CACHE_SECONDS, entry_page, event_get, revision_cache_key
+from updates.selectors import entry_page, event_get, revision_cache_key
 from updates.serialize import changes_json, entry_page_json, event_to_dict
 
 logger = logging.getLogger(__name__)
+
+# A page is worth keeping only while its revision is the event's latest, and a busy event
+# leaves many pages behind each change (one per cursor asked for): a minute bounds what
+# they hold in Redis, and costs a quiet event one build a minute per page.
+PAGE_CACHE_SECONDS = 60
 
 
 def json_response(data: dict, status: int = 200) -> HttpResponse:
@@ -111,7 +116,7 @@ def entry_page_body(event: Event, query: QueryDict) -> bytes:
     if body is None:
         body = entry_page_built(event, query)
         try:
-            cache.add(key, body, CACHE_SECONDS)
+            cache.add(key, body, PAGE_CACHE_SECONDS)
         except Exception:
             logger.warning("Cache unavailable; page not kept", exc_info=True)
     return body
