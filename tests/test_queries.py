@@ -7,7 +7,7 @@ from django.test.signals import template_rendered
 from django.utils import timezone
 
 from updates import selectors
-from updates.models import Event
+from updates.models import Entry, Event
 from updates.selectors import Cursor
 from updates.services import entry_delete, entry_update
 
@@ -36,6 +36,21 @@ def test_the_event_is_read_as_the_orm_reads_it(event, django_assert_num_queries)
     assert read._state.adding is False and read._state.db == "default"
     with pytest.raises(Http404):
         selectors.event_get(slug="nope")
+
+
+def test_a_page_of_entries_is_read_as_the_orm_reads_it(entries, event):
+    made = entries(4)
+    entry_update(entry=made[2], changes={"key_event": True, "correction": "A name was wrong."})
+    page = selectors.entry_page(event=event)
+    fields = [field.attname for field in Entry._meta.concrete_fields]
+    assert [entry.pk for entry in page.entries] == [entry.pk for entry in reversed(made)]
+    for read in page.entries:
+        expected = Entry.objects.get(pk=read.pk)
+        assert {name: getattr(read, name) for name in fields} == {
+            name: getattr(expected, name) for name in fields
+        }
+        assert type(read.pinned) is bool and read.published_at.tzinfo is not None
+        assert read._state.adding is False
 
 
 @pytest.mark.parametrize("count", [3, 60])

@@ -99,28 +99,35 @@ def event_list() -> list[Event]:
 def event_get(*, slug: str) -> Event:
     """One query; raises Http404. Written out down to the cursor, like the page query:
     every page and API request starts here, and the ORM compiled this query anew each
-    time for several times the CPU of running it (docs/performance.md); even
-    Model.objects.raw() spent more CPU matching columns to fields than the query took."""
+    time for several times the CPU of running it (docs/performance.md)."""
     with connection.cursor() as cursor:
         cursor.execute(f"{_select(Event)} WHERE slug = %s", [slug])
         row = cursor.fetchone()
     if row is None:
         raise Http404("No such event")
-    return _event_from_row(row)
+    return _from_rows(Event, [row])[0]
 
 
-def _event_from_row(row: tuple) -> Event:
-    """The Event that Event.objects.raw() makes of a row of _select(Event), each value
-    converted as the ORM converts it (SQLite's datetimes come back naive)."""
-    fields = Event._meta.concrete_fields
-    values = []
-    for field, value in zip(fields, row, strict=True):
-        column = field.cached_col
-        converters = connection.ops.get_db_converters(column)
-        for convert in converters + column.get_db_converters(connection):
-            value = convert(value, column, connection)
-        values.append(value)
-    return Event.from_db(connection.alias, [field.attname for field in fields], values)
+def _from_rows[M: (Event, Entry)](model: type[M], rows: list[tuple]) -> list[M]:
+    """What model.objects.raw() makes of rows of _select(model), each value converted as
+    the ORM converts it (SQLite gives naive datetimes and integers for booleans), without
+    raw()'s matching of columns to fields on every call, which cost more CPU than the
+    query (about 0.13 ms for the event, 0.12 ms for a page of entries, in process)."""
+    fields = model._meta.concrete_fields
+    names = [field.attname for field in fields]
+    converters = [
+        (index, field.cached_col, convert)
+        for index, field in enumerate(fields)
+        for convert in connection.ops.get_db_converters(field.cached_col)
+        + field.cached_col.get_db_converters(connection)
+    ]
+    made = []
+    for row in rows:
+        values = list(row)
+        for index, column, convert in converters:
+            values[index] = convert(values[index], column, connection)
+        made.append(model.from_db(connection.alias, names, values))
+    return made
 
 
 def entry_get(*, event: Event, entry_id: int) -> Entry:
@@ -155,7 +162,9 @@ def entry_page(
             raise ValueError("cursor belongs to another event")
         params += [connection.ops.adapt_datetimefield_value(cursor.published_at), cursor.entry_id]
     sql = _page_sql(oldest_first=oldest_first, after_cursor=cursor is not None)
-    rows = list(Entry.objects.raw(sql, [*params, limit + 1]))
+    with connection.cursor() as db:
+        db.execute(sql, [*params, limit + 1])
+        rows = _from_rows(Entry, db.fetchall())
     for row in rows:
         row.event = event  # for permalinks, without joining the event on every row
     page, more = rows[:limit], len(rows) > limit
@@ -182,7 +191,7 @@ def _page_sql(*, oldest_first: bool, after_cursor: bool) -> str:
 
 @functools.cache
 def _select(model: type[Event] | type[Entry]) -> str:
-    """SELECT every column of the model's table, for Model.objects.raw()."""
+    """SELECT every column of the model's table, in field order (see _from_rows)."""
     quote = connection.ops.quote_name
     columns = ", ".join(quote(field.column) for field in model._meta.concrete_fields)
     return f"SELECT {columns} FROM {quote(model._meta.db_table)}"
