@@ -18,6 +18,7 @@ import websockets
 from autobahn.exception import Disconnected
 from autobahn.websocket.compress_deflate import PerMessageDeflate
 from autobahn.websocket.protocol import WebSocketProtocol as AutobahnProtocol
+from autobahn.websocket.protocol import WebSocketServerProtocol as AutobahnServerProtocol
 from channels.db import database_sync_to_async
 from daphne.ws_protocol import WebSocketFactory
 from daphne.ws_protocol import WebSocketProtocol as DaphneProtocol
@@ -93,6 +94,25 @@ def debug_logging() -> Iterator[None]:
         yield
     finally:
         txaio.set_global_log_level(level)
+
+
+def test_a_new_connection_has_every_option_of_its_factory_without_pretty_printing_them(
+    monkeypatch,
+):
+    import autobahn.websocket.protocol
+
+    pretty_printed = []
+    monkeypatch.setattr(autobahn.websocket.protocol, "pformat", pretty_printed.extend)
+    protocol = open_protocol(autoPingInterval=7)
+
+    assert pretty_printed == []
+
+    options = ListenOnlyWebSocketProtocol.OPTIONS_FROM_FACTORY
+    assert options == AutobahnServerProtocol.CONFIG_ATTRS
+    assert {name: getattr(protocol, name) for name in options} == {
+        name: getattr(protocol.factory, name) for name in options
+    }
+    assert (protocol.autoPingInterval, protocol.maxMessagePayloadSize) == (7, 1024)
 
 
 @pytest.mark.parametrize("is_binary", [False, True], ids=["text", "binary"])
