@@ -50,6 +50,19 @@ def empty_cache() -> None:
     cache.clear()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def database_thread_disconnected(django_db_setup) -> Iterator[None]:
+    """Closes the connection of the one thread database_sync_to_async shares, before the
+    test database is dropped. After readers connect at once that thread is left holding
+    one connection (one, however many readers; checked out of psycopg's pool, so closing
+    the pool does not end it), and PostgreSQL refuses to drop a database in use."""
+    yield
+    from asgiref.sync import SyncToAsync
+    from django.db import connections
+
+    SyncToAsync.single_thread_executor.submit(connections.close_all).result()
+
+
 @pytest.fixture(scope="session")
 def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix) -> None:
     # Connections opened in worker threads (database_sync_to_async) must not outlive
