@@ -433,6 +433,23 @@ def forget_stale_groups(redis_url: str) -> None:
         client.close()
 
 
+def wait_until_up(process, check, what: str, *, every: float) -> None:
+    """Until check() stops raising: Daphne (process) is up enough to `what`."""
+    deadline = time.monotonic() + SERVER_START_SECONDS
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"Daphne exited with {process.returncode}")
+        try:
+            check()
+            return
+        except Exception as error:
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"Daphne did not {what} within {SERVER_START_SECONDS:.0f} s: {error!r}"
+                ) from error
+        time.sleep(every)
+
+
 def probe_hello(url: str) -> None:
     from websockets.sync.client import connect
 
@@ -528,44 +545,30 @@ class Daphne:
 
     def wait_until_serving(self) -> None:
         """Until a reader gets its hello: proves the database and Redis are reachable too."""
-        deadline = time.monotonic() + SERVER_START_SECONDS
-        while True:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"Daphne exited with {self.process.returncode}")
-            try:
-                probe_hello(self.url)
-                return
-            except Exception as error:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(
-                        f"Daphne did not serve within {SERVER_START_SECONDS:.0f} s: {error!r}"
-                    ) from error
-            time.sleep(0.1)
+        wait_until_up(self.process, lambda: probe_hello(self.url), "serve", every=0.1)
 
     def collections(self) -> dict[str, list[float]]:
         """Per generation: [collections and seconds in them since Daphne started, the
         longest since the last call]."""
-        self.gc_stats_path.unlink(missing_ok=True)
-        self.process.send_signal(signal.SIGUSR2)
-        deadline = time.monotonic() + SNAPSHOT_SECONDS
-        while not self.gc_stats_path.exists():
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"no collection times within {SNAPSHOT_SECONDS:.0f} s")
-            time.sleep(0.05)
+        self._ask(signal.SIGUSR2, self.gc_stats_path, "collection times")
         return orjson.loads(self.gc_stats_path.read_bytes())
 
     def snapshot(self) -> tracemalloc.Snapshot | None:
         """Daphne's Python allocations now, if it runs under --tracemalloc."""
         if not self.traced:
             return None
-        self.snapshot_path.unlink(missing_ok=True)
-        self.process.send_signal(signal.SIGUSR1)
-        deadline = time.monotonic() + SNAPSHOT_SECONDS
-        while not self.snapshot_path.exists():
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"no tracemalloc snapshot within {SNAPSHOT_SECONDS:.0f} s")
-            time.sleep(0.1)
+        self._ask(signal.SIGUSR1, self.snapshot_path, "tracemalloc snapshot")
         return tracemalloc.Snapshot.load(str(self.snapshot_path))
+
+    def _ask(self, signal_number: int, path: Path, what: str) -> None:
+        """Signal Daphne and wait for the file it writes in answer (serve_daphne)."""
+        path.unlink(missing_ok=True)
+        self.process.send_signal(signal_number)
+        deadline = time.monotonic() + SNAPSHOT_SECONDS
+        while not path.exists():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no {what} within {SNAPSHOT_SECONDS:.0f} s")
+            time.sleep(0.05)
 
     def log(self) -> str:
         """The end of the log, without the access log's line per handshake."""

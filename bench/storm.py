@@ -535,19 +535,12 @@ class DaphneOnPort(fanout.Daphne):
     def wait_until_listening(self) -> None:
         """Until its port takes connections. Not until a probe gets its hello, as
         fanout.Daphne waits: under a storm the probe queues behind thousands of readers."""
-        deadline = time.monotonic() + fanout.SERVER_START_SECONDS
-        while True:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"Daphne exited with {self.process.returncode}")
-            try:
-                socket.create_connection((fanout.HOST, self.port), timeout=1).close()
-                return
-            except OSError as error:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(
-                        f"Daphne did not listen within {fanout.SERVER_START_SECONDS:.0f} s"
-                    ) from error
-            time.sleep(0.05)
+        fanout.wait_until_up(
+            self.process,
+            lambda: socket.create_connection((fanout.HOST, self.port), timeout=1).close(),
+            "listen",
+            every=0.05,
+        )
 
 
 # Daphne's access log: `127.0.0.1:41234 - - [26/Nov/2026:11:11:52] "GET /..." 503 0`.

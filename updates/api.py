@@ -1,11 +1,9 @@
 """The JSON API of DESIGN.md. Errors are {"error": reason} with a 4xx status, never a 500."""
 
-import logging
 from functools import wraps
 
 import orjson
 from django.conf import settings
-from django.core.cache import cache
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
@@ -13,10 +11,8 @@ from django.views.decorators.http import require_GET
 from updates.forms import ChangesForm, EntryPageForm, first_error
 from updates.models import Event
 from updates.ratelimit import rate_limited, request_client_address
-from updates.selectors import entry_page, event_get, revision_cache_key
+from updates.selectors import cached_at_revision, entry_page, event_get
 from updates.serialize import changes_json, entry_page_json, event_to_dict
-
-logger = logging.getLogger(__name__)
 
 # A page is worth keeping only while its revision is the event's latest, and a busy event
 # leaves many pages behind each change (one per cursor asked for): a minute bounds what
@@ -104,22 +100,14 @@ def entry_page_body(event: Event, query: QueryDict) -> bytes:
     page every reader's script asks for after a reset) is one cache get: no signature to
     check, no page query, no get_many. That skips nothing for a tampered cursor: only a
     page whose query passed is ever stored (EntryPageForm.query_digest), so a cursor this
-    site did not sign misses and is refused below. A cache that fails is skipped.
-    Raises BadQuery.
+    site did not sign misses and is refused below. Raises BadQuery.
     """
-    key = revision_cache_key(event, f"api-page-{EntryPageForm.query_digest(query)}")
-    try:
-        body = cache.get(key)
-    except Exception:
-        logger.warning("Cache unavailable; building the page without it", exc_info=True)
-        body = None
-    if body is None:
-        body = entry_page_built(event, query)
-        try:
-            cache.add(key, body, PAGE_CACHE_SECONDS)
-        except Exception:
-            logger.warning("Cache unavailable; page not kept", exc_info=True)
-    return body
+    return cached_at_revision(
+        event,
+        f"api-page-{EntryPageForm.query_digest(query)}",
+        lambda: entry_page_built(event, query),
+        seconds=PAGE_CACHE_SECONDS,
+    )
 
 
 def entry_page_built(event: Event, query: QueryDict) -> bytes:

@@ -70,25 +70,31 @@ class Changes:
     reset: bool
 
 
-def revision_cache_key(event: Event, name: str) -> str:
-    """The cache key of `name` for the event as of its revision (see cached_at_revision)."""
-    return f"liveblog:{name}:{event.pk}:{event.created_at.timestamp()}:{event.revision}"
-
-
-def cached_at_revision[T](event: Event, name: str, build: Callable[[], T]) -> T:
+def cached_at_revision[T](
+    event: Event, name: str, build: Callable[[], T], *, seconds: int = CACHE_SECONDS
+) -> T:
     """What `build` gives for the event as of its revision, built once per revision.
 
     Every change readers can see takes a new revision, so a cached answer is never
     stale: a crowd arriving at once costs one build. The key also holds the event's
     creation time, so a database started afresh never meets an old answer. A cache
-    that fails is skipped, not waited for.
+    that fails is skipped, not waited for; what `build` raises is the caller's, and
+    nothing is kept.
     """
-    key = revision_cache_key(event, name)
+    key = f"liveblog:{name}:{event.pk}:{event.created_at.timestamp()}:{event.revision}"
     try:
-        return cache.get_or_set(key, build, CACHE_SECONDS)
+        cached = cache.get(key)
     except Exception:
         logger.warning("Cache unavailable; building %s without it", name, exc_info=True)
         return build()
+    if cached is not None:
+        return cached
+    built = build()
+    try:
+        cache.add(key, built, seconds)
+    except Exception:
+        logger.warning("Cache unavailable; %s not kept", name, exc_info=True)
+    return built
 
 
 def event_list() -> list[Event]:
