@@ -16,7 +16,9 @@ For each server: the server is started with the production settings (DEBUG off, 
 cache, no rate limit: this measures serving, not the limiter), and wrk (a separate
 process, 1 thread, 20 connections) measures each URL in turn, the trivial JSON view
 /healthz first. Then the same server with bench/settings_uncached.py (no cache at all)
-serves the newest pages, for the price of building them on every request.
+serves the newest pages, for the price of building them on every request. "Load more" is
+asked as the page's script asks it, with the revision the page shows (`min_revision=`, which
+the server may answer from the pages it holds), and without, as another client may.
 
 Printed per URL: requests per second, the ratio to that server's trivial view, latency
 p50 and p99, answers that were not 2xx (wrk's socket errors included), the server's
@@ -137,10 +139,15 @@ def urls_to_measure(event, entries: int) -> list[Url]:
             "API newest page (cached)", f"/api/events/{SLUG}/entries/", "API newest page, no cache"
         ),
     ]
+    event.refresh_from_db()
     for page in pages:
         cursor = quote(cursor_before_page(event, page))
+        page_url = f"/api/events/{SLUG}/entries/?before={cursor}"
         urls += [
-            Url(f"API page {page} (Load more)", f"/api/events/{SLUG}/entries/?before={cursor}"),
+            # As the page's script asks: with the revision it shows.
+            Url(f"API page {page} (Load more)", f"{page_url}&min_revision={event.revision}"),
+            # As another client may: for the event's latest revision.
+            Url(f"API page {page}, no min_revision", page_url),
             Url(f"live page {page}, no JavaScript", f"/live/{SLUG}/?before={cursor}"),
         ]
     return urls
@@ -333,7 +340,7 @@ def measure_server(
 
 def print_ratios(results: dict[str, dict[str, dict]], urls: list[Url]) -> None:
     print("Ratios")
-    load_more = [url.label for url in urls if "(Load more)" in url.label]
+    load_more = [url.label for url in urls if url.label.startswith("API page")]
     for kind, rows in results.items():
         trivial = rows[urls[0].label]["rps"]
         for label in load_more:

@@ -423,9 +423,12 @@
 
   function loadNextPage() {
     var param = oldestFirst ? "after" : "before";
-    return getJSON(
-      config.entriesUrl + "?" + param + "=" + encodeURIComponent(loadMore.dataset.cursor)
-    ).then(function (page) {
+    // The revision shown: any page at least that new will do, and the server may have
+    // one at hand (updates/held_pages.py); what changed since reaches the feed anyway.
+    var url =
+      config.entriesUrl + "?" + param + "=" + encodeURIComponent(loadMore.dataset.cursor) +
+      "&min_revision=" + feed.revision;
+    return getJSON(url).then(function (page) {
       page.entries.forEach(function (entry) {
         // Pinned entries are already shown above the stream.
         if (document.getElementById("entry-" + entry.id)) return;

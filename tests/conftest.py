@@ -23,6 +23,7 @@ from tests.servers import (
     free_port,
     wait_for,
 )
+from updates.api import held_pages
 from updates.models import Entry, Event, JournalistProfile
 from updates.roles import groups_create
 from updates.services import entry_publish, event_create
@@ -46,8 +47,10 @@ def collected_static() -> None:
 @pytest.fixture(autouse=True)
 def empty_cache() -> None:
     """Every request in the tests comes from 127.0.0.1: one rate-limit budget
-    (updates/ratelimit.py), and cached pages, that must not carry over between tests."""
+    (updates/ratelimit.py), and cached pages, that must not carry over between tests,
+    nor the pages this process holds (updates/held_pages.py)."""
     cache.clear()
+    held_pages.clear()
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -59,6 +59,7 @@ def test_the_read_benchmark_measures_gunicorn_and_daphne_in_a_smoke_run(
         "API newest page (cached)",
         "API page 2 (Load more)",
         "API page 7 (Load more)",
+        "API page 7, no min_revision",
         "live page 7, no JavaScript",
         "live page, no cache",
         "API newest page, no cache",

@@ -8,7 +8,8 @@ from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
-from updates.forms import ChangesForm, EntryPageForm, first_error
+from updates.forms import ChangesForm, EntryPageForm, first_error, min_revision_asked
+from updates.held_pages import HELD_SECONDS, HeldPages
 from updates.models import Event
 from updates.ratelimit import rate_limited, request_client_address
 from updates.selectors import cached_at_revision, entry_page, event_get
@@ -81,33 +82,60 @@ def event_detail(request: HttpRequest, slug: str) -> HttpResponse:
 
 @json_api
 def entry_list(request: HttpRequest, slug: str) -> HttpResponse:
-    event = event_get(slug=slug)
     try:
-        body = entry_page_body(event, request.GET)
+        body, shareable = entry_page_body(slug, request.GET)
     except BadQuery as reason:
         return error(str(reason))
-    return HttpResponse(body, content_type="application/json")
+    response = HttpResponse(body, content_type="application/json")
+    if shareable:
+        # Any answer at least as new as the revision in the URL is right for whoever
+        # asks it, so a CDN or the browser may keep it as long as this process would.
+        response["Cache-Control"] = f"public, max-age={HELD_SECONDS}"
+    return response
 
 
 class BadQuery(ValueError):
     """A query string the API refuses; the message is the reason a client reads."""
 
 
-def entry_page_body(event: Event, query: QueryDict) -> bytes:
-    """The encoded page `query` asks for, built once per event revision and query.
+# This process's "Load more" pages, for readers who say which revision they show.
+held_pages = HeldPages()
 
-    Looked up before the query is validated, so that a repeated "Load more" (and the first
-    page every reader's script asks for after a reset) is one cache get: no signature to
-    check, no page query, no get_many. That skips nothing for a tampered cursor: only a
-    page whose query passed is ever stored (EntryPageForm.query_digest), so a cursor this
-    site did not sign misses and is refused below. Raises BadQuery.
+
+def entry_page_body(slug: str, query: QueryDict) -> tuple[bytes, bool]:
+    """The encoded page `query` asks for, and whether the answer is right for anyone who
+    asks the same URL (a page after a cursor, for a given min_revision). Raises BadQuery.
+
+    The nearest copy that is new enough: held in this process for a page that says its
+    revision (updates/held_pages.py), then the page cached for the event's revision,
+    then built. The cache is looked up before the query is validated, so that a repeated
+    page (and the first page every reader's script asks for after a reset) is one cache
+    get: no signature to check, no page query. That skips nothing for a tampered cursor:
+    only a page whose query passed is ever kept (EntryPageForm.query_digest), so a cursor
+    this site did not sign misses and is refused.
     """
-    return cached_at_revision(
+    try:
+        min_revision = min_revision_asked(query)
+    except ValueError as reason:
+        raise BadQuery(str(reason)) from reason
+    page_asked = EntryPageForm.cursor_page_asked(query)
+    held_key = (slug, page_asked) if page_asked else None
+    if held_key and min_revision is not None:
+        body = held_pages.get(held_key, min_revision=min_revision)
+        if body is not None:
+            return body, True
+    event = event_get(slug=slug)
+    body = cached_at_revision(
         event,
         f"api-page-{EntryPageForm.query_digest(query)}",
         lambda: entry_page_built(event, query),
         seconds=PAGE_CACHE_SECONDS,
     )
+    if held_key is None:
+        return body, False
+    held_pages.hold(held_key, revision=event.revision, body=body)
+    # Not for a min_revision the event has not reached (a page from another database).
+    return body, min_revision is not None and event.revision >= min_revision
 
 
 def entry_page_built(event: Event, query: QueryDict) -> bytes:

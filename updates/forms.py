@@ -4,7 +4,7 @@ import hashlib
 
 from django import forms
 from django.conf import settings
-from django.core.exceptions import NON_FIELD_ERRORS
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.http import QueryDict
 
 from updates.selectors import PAGE_SIZE, Cursor
@@ -39,6 +39,24 @@ class EntryPageForm(forms.Form):
         secret = hashlib.blake2b(settings.SECRET_KEY.encode()).digest()
         return hashlib.blake2b(values, key=secret, digest_size=16).hexdigest()
 
+    @staticmethod
+    def cursor_page_asked(query: QueryDict) -> tuple | None:
+        """Names a page after a cursor by the position the cursor stands for (cursors made
+        at different times for one entry differ as text) and the other values this form
+        reads, as given: to look up a page kept for a query that passed, without the
+        cost of validating the rest (updates/held_pages.py). None for the newest page,
+        and for a cursor this site did not sign."""
+        try:
+            before, after = (
+                Cursor.decode(value) if (value := query.get(name)) else None
+                for name in ("before", "after")
+            )
+        except ValueError:
+            return None
+        if before is None and after is None:
+            return None
+        return (before, after, query.get("order"), query.get("limit"))
+
     def clean_limit(self) -> int:
         return self.cleaned_data["limit"] or PAGE_SIZE
 
@@ -54,8 +72,25 @@ class EntryPageForm(forms.Form):
         return data
 
 
+def revision_field(*, required: bool = True) -> forms.IntegerField:
+    return forms.IntegerField(required=required, min_value=0, max_value=2**62)
+
+
 class ChangesForm(forms.Form):
-    since = forms.IntegerField(min_value=0, max_value=2**62)
+    since = revision_field()
+
+
+_MIN_REVISION = revision_field(required=False)
+
+
+def min_revision_asked(query: QueryDict) -> int | None:
+    """?min_revision= of an entries page: the revision the asking page shows, so that any
+    page at least that new will do (updates/held_pages.py). None if not given. Raises
+    ValueError with the reason."""
+    try:
+        return _MIN_REVISION.clean(query.get("min_revision"))
+    except ValidationError as error:
+        raise ValueError(f"min_revision: {error.messages[0]}") from error
 
 
 def first_error(form: forms.Form) -> str:

@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 from playwright.async_api import APIRequestContext, Browser, Page, expect
 
-from tests.browser.pages import Newsroom, Reader, within
+from tests.browser.pages import DESKTOP, Desk, Newsroom, Reader, within
 from updates.models import Entry
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -183,6 +183,39 @@ async def test_load_more_brings_every_older_entry_once_in_newest_first_order(
     assert stream_ids == [entry_id for entry_id in api_ids if entry_id not in pinned_ids]
     assert sorted(await reader.ids("article.entry")) == sorted(api_ids)
     assert reader.errors == []
+
+
+async def test_load_more_after_a_correction_brings_it_though_another_reader_loaded_that_page(
+    transactional_db,
+    forty_five_entries,
+    desk: Desk,
+    browser: Browser,
+    reader_server,
+    reader: Reader,
+):
+    older = forty_five_entries[25]  # on the second page
+    await reader.open(SLUG)
+    await reader.wait_until_live()
+    # This reader's "Load more" says the revision its page shows, and the server keeps
+    # the page it answered with (updates/held_pages.py).
+    async with reader.page.expect_request(re.compile(r"min_revision=45\b")):
+        await reader.page.locator("#load-more").click()
+    await expect(reader.entry(older.pk)).to_be_visible()
+
+    await desk.edit(older, headline="Update 25, corrected")
+    # A reader arriving after the correction asks for the same page: not the one kept.
+    late = Reader(await (await browser.new_context(**DESKTOP)).new_page(), reader_server.url)
+    await late.open(SLUG)
+    await late.wait_until_live()
+    await late.page.locator("#load-more").click()
+    await expect(late.entry(older.pk).locator(".entry__headline")).to_have_text(
+        "Update 25, corrected"
+    )
+    # And the first reader's page has it too, through its feed.
+    await expect(reader.entry(older.pk).locator(".entry__headline")).to_have_text(
+        "Update 25, corrected"
+    )
+    assert reader.errors == late.errors == []
 
 
 async def test_without_javascript_the_page_shows_entries_and_load_more_is_a_plain_link(
