@@ -8,12 +8,16 @@ a websocket open for hours and only ever listen, journalists post small forms. W
 each value, and what a proxy in front must add: docs/reliability.md.
 """
 
+import asyncio
 import struct
+from functools import partial
+from typing import NamedTuple
 
 from daphne.cli import CommandLineInterface
 from daphne.server import Server
 from daphne.ws_protocol import WebSocketProtocol
 from twisted.internet import tcp
+from twisted.web.http import HTTPChannel
 
 LIMITS = {
     # Readers never send, so Daphne pings each of them this often (its pings are sent
@@ -67,28 +71,104 @@ DEBUG_LOG_LEVELS = ("debug", "trace")
 LISTEN_BACKLOG = 1024
 
 
+# What autobahn (its server's processHandshake) and Daphne (onConnect) keep of the handshake
+# on the protocol, and read nowhere else.
+HANDSHAKE_ONLY = (
+    "http_request_data",
+    "http_response_data",
+    "http_status_line",
+    "http_headers",
+    "http_request_uri",
+    "http_request_path",
+    "http_request_params",
+    "http_request_host",
+    "websocket_origin",
+    "websocket_protocols",
+    "websocket_extensions",
+    "_wskey",
+    "application_deferred",
+    "protocol_to_accept",
+)
+
+
+class FactoryOption:
+    """A connection's option, read from its factory: autobahn copies every option onto
+    every connection. As there, an option set on the connection itself stands (this is a
+    non-data descriptor)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __get__(self, protocol, owner=None):
+        if protocol is None:
+            return self
+        return getattr(protocol.factory, self.name)
+
+
+def options_read_from_factory(protocol_class: type) -> type:
+    """The protocol class, reading from the factory each option it does not copy."""
+    for name in protocol_class.OPTIONS_FROM_FACTORY:
+        if name not in protocol_class.OPTIONS_COPIED:
+            setattr(protocol_class, name, FactoryOption(name))
+    return protocol_class
+
+
+class OpenedRequest(NamedTuple):
+    """What Daphne reads of autobahn's ConnectionRequest (headers, parameters, origin...)
+    once the socket is open: the path, for its access log."""
+
+    path: str
+
+
+@options_read_from_factory
 class ListenOnlyWebSocketProtocol(WebSocketProtocol):
     """Daphne's websocket protocol, with the message size limit on incoming messages only,
-    and a short path for the frames a fan-out sends.
+    a short path for the frames a fan-out sends, and nothing kept of the handshake.
 
     autobahn holds outgoing messages to maxMessagePayloadSize too, raising for a bigger
     one: an entry's frame is as big as its body (twice: the body and its card), so
     readers would silently miss every long entry.
     """
 
-    # The options every connection copies from its factory. autobahn's _connectionMade
-    # copies them too, and pretty-prints the lot for a debug line that txaio then drops:
-    # 12% of Daphne's CPU while 3,000 readers reconnected at once (py-spy, bench/storm.py).
-    # So they are copied here, and autobahn is given none to copy.
+    # autobahn's _connectionMade copies its factory's 29 options onto every connection,
+    # and pretty-prints the lot for a debug line that txaio then drops: 12% of Daphne's
+    # CPU while 3,000 readers reconnected at once (py-spy, bench/storm.py). The copies
+    # also take each connection's instance dict past 85 entries, which doubles its table
+    # (3.3 KB, not 1.6). So autobahn is given none to copy; the options sendMessage checks
+    # on every frame are copied here (read through FactoryOption, they made each send
+    # 0.8 µs slower), and the rest are read from the factory.
     OPTIONS_FROM_FACTORY = WebSocketProtocol.CONFIG_ATTRS
+    OPTIONS_COPIED = ("autoFragmentSize", "maskServerFrames", "logFrames", "logOctets")
     CONFIG_ATTRS = ()
 
     def _connectionMade(self):
-        for name in self.OPTIONS_FROM_FACTORY:
+        for name in self.OPTIONS_COPIED:
             # As autobahn does: an option set on the protocol itself stands.
-            if not hasattr(self, name):
+            if name not in vars(self):
                 setattr(self, name, getattr(self.factory, name))
         super()._connectionMade()
+
+    def onOpen(self):
+        super().onOpen()
+        self._forget_the_handshake()
+
+    def _forget_the_handshake(self) -> None:
+        # A reader's socket stays open for hours, and so would what only its handshake
+        # needed: 4 KB of 27 per reader (docs/performance.md, "Memory per idle reader").
+        transport = self.transport
+        channel = getattr(transport, "producer", None)
+        if isinstance(channel, HTTPChannel):
+            # Daphne's HTTP channel of the upgrade stays the socket's producer, with its
+            # request and headers. It serves nothing any more: pausing or resuming it does
+            # nothing while its request is unfinished, as an upgraded one stays. Channel and
+            # request hold each other, and outlive a young collection (Daphne lists the
+            # request for up to a second): emptied, they are freed at once, not at the next
+            # full collection.
+            transport.unregisterProducer()
+            channel.requests.clear()
+        for name in HANDSHAKE_ONLY:
+            vars(self).pop(name, None)
+        self.request = OpenedRequest(self.request.path)
 
     def sendMessage(
         self, payload, isBinary=False, fragmentSize=None, sync=False, doNotCompress=False
@@ -143,8 +223,7 @@ class ListenOnlyWebSocketProtocol(WebSocketProtocol):
         # than the send itself. When nothing is buffered, send now, as asyncio's own
         # transports do; whatever the socket does not take, and any error, goes to
         # Twisted's write(), so that it is sent in order or the loss is handled by Twisted
-        # as usual (write() also pauses the producer, Twisted's HTTP channel, while the
-        # buffer is full). Reads FileDescriptor's buffer (Twisted 26.10.0); TLS and other
+        # as usual. Reads FileDescriptor's buffer (Twisted 26.10.0); TLS and other
         # transports just write().
         transport = self.transport
         if (
@@ -160,6 +239,50 @@ class ListenOnlyWebSocketProtocol(WebSocketProtocol):
                     return
                 data = data[sent:]
         transport.write(data)
+
+
+class InputQueue:
+    """What Daphne's asyncio.Queue does as an application instance's input (connect,
+    receive, disconnect): first in, first out, unbounded, for any number of getters.
+
+    asyncio.Queue holds three deques and an asyncio.Event's deque, each with a block of 64
+    slots: 3 KB per connection, for the two messages a reader's socket ever gets. Daphne
+    calls put_nowait and tests its truth; the application awaits get.
+    """
+
+    __slots__ = ("_messages", "_getters")
+
+    def __init__(self) -> None:
+        self._messages: list[dict] = []
+        self._getters: list[asyncio.Future] = []
+
+    def put_nowait(self, message: dict) -> None:
+        self._messages.append(message)
+        self._wake_a_getter()
+
+    async def get(self) -> dict:
+        while not self._messages:
+            getter = asyncio.get_running_loop().create_future()
+            self._getters.append(getter)
+            try:
+                await getter
+            except BaseException:
+                # As asyncio.Queue.get: a getter cancelled after it was woken passes the
+                # message on to the next one.
+                getter.cancel()
+                if getter in self._getters:
+                    self._getters.remove(getter)
+                if self._messages and not getter.cancelled():
+                    self._wake_a_getter()
+                raise
+        return self._messages.pop(0)
+
+    def _wake_a_getter(self) -> None:
+        while self._getters:
+            getter = self._getters.pop(0)
+            if not getter.done():
+                getter.set_result(None)
+                return
 
 
 class LiveblogServer(Server):
@@ -178,6 +301,24 @@ class LiveblogServer(Server):
             else endpoint
             for endpoint in self.endpoints
         ]
+
+    def create_application(self, protocol, scope):
+        # Daphne's create_application (mirrored from Daphne 4.2.3), with an InputQueue for
+        # Daphne's asyncio.Queue.
+        assert "application_instance" not in self.connections[protocol]
+        input_queue = InputQueue()
+        scope.setdefault("asgi", {"version": "3.0"})
+        application_instance = self.application(
+            scope=scope,
+            receive=input_queue.get,
+            send=partial(self.handle_reply, protocol),
+        )
+        if protocol not in self.connections:
+            return None
+        self.connections[protocol]["application_instance"] = asyncio.ensure_future(
+            application_instance, loop=asyncio.get_event_loop()
+        )
+        return input_queue
 
     @property
     def http_factory(self):

@@ -273,6 +273,20 @@ async def test_an_ended_event_closes_the_socket_with_4410(channel_layer, event):
     assert await communicator.receive_output() == {"type": "websocket.close", "code": 4410}
 
 
+async def test_each_reader_waits_for_its_messages_in_its_own_task(channel_layer, event):
+    # Channels' consumers await receive() in a second task (await_many_dispatch): a task
+    # and its futures per reader, for the one source of messages a reader has.
+    first = await connected_reader()
+    tasks_with_one_reader = len(asyncio.all_tasks())
+
+    second = await connected_reader()
+
+    assert len(asyncio.all_tasks()) == tasks_with_one_reader + 1
+    await first.disconnect()
+    await second.disconnect()
+    assert len(asyncio.all_tasks()) == tasks_with_one_reader - 1
+
+
 @pytest.mark.parametrize(
     "frame", [{"text_data": '{"type": "entry.created"}'}, {"bytes_data": b"\x00" * 70_000}]
 )

@@ -1,14 +1,19 @@
-"""liveblog/server.py's websocket protocol: the frames it writes itself are autobahn's frames.
+"""liveblog/server.py's websocket protocol: the frames it writes itself are autobahn's frames,
+and what an open connection keeps.
 
 ListenOnlyWebSocketProtocol.sendMessage frames a server's plain message itself instead of
 going through autobahn's sendMessage, sendFrame and sendData. These tests hold it to
 autobahn's own output (byte for byte, and the same traffic counters) on the installed
 autobahn, check that everything else still takes autobahn's path, and that a real client
-of a real Daphne reads what it writes.
+of a real Daphne reads what it writes. Then what a connection keeps once open (nothing of
+its handshake), and the input queue LiveblogServer gives each application instance.
 """
 
 import asyncio
+import gc
 import socket
+import sys
+import weakref
 from collections.abc import Iterator
 
 import orjson
@@ -20,12 +25,20 @@ from autobahn.websocket.compress_deflate import PerMessageDeflate
 from autobahn.websocket.protocol import WebSocketProtocol as AutobahnProtocol
 from autobahn.websocket.protocol import WebSocketServerProtocol as AutobahnServerProtocol
 from channels.db import database_sync_to_async
+from daphne.http_protocol import HTTPFactory, WebRequest
 from daphne.ws_protocol import WebSocketFactory
 from daphne.ws_protocol import WebSocketProtocol as DaphneProtocol
+from twisted.internet.address import IPv4Address
 from twisted.internet.testing import StringTransport
 
 from liveblog.layers import channel_layers
-from liveblog.server import LIMITS, ListenOnlyWebSocketProtocol
+from liveblog.server import (
+    HANDSHAKE_ONLY,
+    LIMITS,
+    InputQueue,
+    ListenOnlyWebSocketProtocol,
+    LiveblogServer,
+)
 from tests.servers import DaphneServer
 from updates.services import entry_publish
 
@@ -289,3 +302,144 @@ async def test_a_reader_that_stops_reading_gets_every_frame_whole_and_in_order_o
 
     assert [message["entry"]["id"] for message in received] == [entry.pk for entry in published]
     assert [message["entry"]["body"] for message in received] == bodies
+
+
+UPGRADE = (
+    b"GET /ws/live/harbourside/?since=3 HTTP/1.1\r\n"
+    b"Host: localhost\r\n"
+    b"Upgrade: websocket\r\n"
+    b"Connection: Upgrade\r\n"
+    b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+    b"Sec-WebSocket-Version: 13\r\n"
+    b"Origin: http://localhost\r\n"
+    b"\r\n"
+)
+
+
+async def open_through_daphne(application, **server_options):
+    """A websocket opened as Daphne opens one, in this process: an HTTP request through
+    Daphne's HTTP channel, upgraded, handed to the application, accepted. Returns the
+    server, the transport, and a weak reference to the HTTP channel."""
+    server = LiveblogServer(application, endpoints=["tcp:port=0"], **server_options)
+    # What Server.run sets up, without listening or running a reactor.
+    server.connections = {}
+    server.http_factory = HTTPFactory(server)
+    server.ws_factory = WebSocketFactory(server, server="daphne")
+    server.ws_factory.setProtocolOptions(allowNullOrigin=True, openHandshakeTimeout=0)
+    transport = StringTransport(
+        hostAddress=IPv4Address("TCP", "127.0.0.1", 8000),
+        peerAddress=IPv4Address("TCP", "127.0.0.1", 50000),
+    )
+    channel = server.http_factory.buildProtocol(None)
+    channel.makeConnection(transport)
+    channel.dataReceived(UPGRADE)
+    async with asyncio.timeout(2):
+        while transport.protocol.state != transport.protocol.STATE_OPEN:
+            await asyncio.sleep(0)
+    return server, transport, weakref.ref(channel)
+
+
+async def accept_and_listen(scope, receive, send):
+    assert (await receive())["type"] == "websocket.connect"
+    await send({"type": "websocket.accept"})
+    await receive()
+
+
+async def test_an_open_connection_keeps_nothing_of_its_handshake():
+    server, transport, _ = await open_through_daphne(accept_and_listen)
+    protocol = transport.protocol
+
+    assert transport.value().startswith(b"HTTP/1.1 101 Switching Protocols\r\n")
+    assert isinstance(protocol, ListenOnlyWebSocketProtocol)
+    assert vars(protocol).keys() & set(HANDSHAKE_ONLY) == set()
+    assert protocol.request.path == "/ws/live/harbourside/"
+    # Past 85 entries CPython doubles an instance dict's table, to 3.3 KB: autobahn's
+    # options copied onto each connection took it there.
+    assert sys.getsizeof(vars(protocol)) < 2048
+    assert protocol.maxMessagePayloadSize == server.ws_factory.maxMessagePayloadSize
+
+
+async def test_the_http_channel_of_an_upgrade_is_freed_without_the_garbage_collector():
+    server, transport, channel = await open_through_daphne(accept_and_listen)
+    gc.disable()
+    try:
+        assert transport.producer is None
+        # What Daphne's application_checker does within a second of the upgrade.
+        for request in [key for key in server.connections if isinstance(key, WebRequest)]:
+            del server.connections[request]
+
+        assert channel() is None
+    finally:
+        gc.enable()
+
+
+async def test_a_closed_connection_still_tells_its_application_and_the_access_log():
+    logged = []
+    disconnected = asyncio.Event()
+
+    async def application(scope, receive, send):
+        await accept_and_listen(scope, receive, send)
+        disconnected.set()
+
+    server, transport, _ = await open_through_daphne(
+        application, action_logger=lambda *record: logged.append(record)
+    )
+
+    transport.protocol.onClose(True, 1000, None)
+
+    async with asyncio.timeout(2):
+        await disconnected.wait()
+    assert ("websocket", "disconnected") in [record[:2] for record in logged]
+    assert logged[-1][2]["path"] == "/ws/live/harbourside/"
+
+
+def test_an_option_set_on_a_connection_stands_over_its_factorys():
+    protocol = open_protocol(autoPingSize=12)
+
+    protocol.autoPingSize = 20
+
+    assert (protocol.autoPingSize, protocol.factory.autoPingSize) == (20, 12)
+
+
+async def test_the_input_queue_hands_out_messages_in_order():
+    queue = InputQueue()
+    waiting = asyncio.ensure_future(queue.get())
+    await asyncio.sleep(0)
+
+    queue.put_nowait({"type": "websocket.connect"})
+    queue.put_nowait({"type": "websocket.receive", "text": "1"})
+    queue.put_nowait({"type": "websocket.disconnect", "code": 1000})
+
+    assert await waiting == {"type": "websocket.connect"}
+    assert await queue.get() == {"type": "websocket.receive", "text": "1"}
+    assert await queue.get() == {"type": "websocket.disconnect", "code": 1000}
+
+
+async def test_the_input_queue_wakes_one_getter_per_message():
+    queue = InputQueue()
+    getters = [asyncio.ensure_future(queue.get()) for _ in range(2)]
+    await asyncio.sleep(0)
+
+    queue.put_nowait("first")
+    await asyncio.sleep(0)
+    assert [getter.done() for getter in getters] == [True, False]
+
+    queue.put_nowait("second")
+    assert await asyncio.gather(*getters) == ["first", "second"]
+
+
+async def test_a_getter_cancelled_once_woken_passes_its_message_on():
+    queue = InputQueue()
+    cancelled, waiting = asyncio.ensure_future(queue.get()), asyncio.ensure_future(queue.get())
+    await asyncio.sleep(0)
+
+    queue.put_nowait("message")
+    cancelled.cancel()
+
+    assert await waiting == "message"
+    assert cancelled.cancelled()
+
+
+def test_an_empty_input_queue_is_true_as_daphne_tests_it():
+    # Daphne's HTTP request sends a disconnect only `if self.application_queue`.
+    assert InputQueue()

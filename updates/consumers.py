@@ -1,5 +1,6 @@
 from asgiref.sync import sync_to_async
 from channels.consumer import get_handler_name
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.http import QueryDict
@@ -41,6 +42,19 @@ class LiveConsumer(AsyncWebsocketConsumer):
     # delivery (updates/delivery.py). A channel per reader would cost a queue, a pending
     # receive and a task per reader for messages that never come (docs/performance.md).
     channel_layer_alias = None
+
+    async def __call__(self, scope, receive, send) -> None:
+        # Channels' own __call__ awaits receive() in a task of its own beside the channel
+        # layer's (await_many_dispatch): with no layer, a task, an asyncio.wait and their
+        # futures per reader (2 KB, docs/performance.md) to wait for one source of messages.
+        self.scope = scope
+        self.channel_layer = None
+        self.base_send = send
+        try:
+            while True:
+                await self.dispatch(await receive())
+        except StopConsumer:
+            pass
 
     async def dispatch(self, message: dict) -> None:
         # Channels' dispatch first closes stale database connections, through the shared
