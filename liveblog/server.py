@@ -182,6 +182,12 @@ class ListenOnlyWebSocketProtocol(WebSocketProtocol):
         # here, with autobahn's bytes and traffic counters; anything else, and everything
         # while txaio logs at debug level, takes autobahn's own path.
         # tests/test_server_protocol.py holds the two to the same bytes.
+        if self.state in (self.STATE_CLOSING, self.STATE_CLOSED):
+            # The reader is leaving, its close under way: Daphne drops what the application
+            # sends once the close is done, and so this does a moment earlier. autobahn
+            # would raise Disconnected into the application instead: a traceback in the log
+            # for every reader who gave up during its handshake in a reconnect storm.
+            return
         if (
             self.state != self.STATE_OPEN
             or type(payload) is not bytes

@@ -20,7 +20,6 @@ import orjson
 import pytest
 import txaio
 import websockets
-from autobahn.exception import Disconnected
 from autobahn.websocket.compress_deflate import PerMessageDeflate
 from autobahn.websocket.protocol import WebSocketProtocol as AutobahnProtocol
 from autobahn.websocket.protocol import WebSocketServerProtocol as AutobahnServerProtocol
@@ -209,12 +208,18 @@ def test_pings_and_closes_still_go_through_autobahn(autobahn_writes: list[bytes]
     assert [write[:1] for write in autobahn_writes] == [b"\x89", b"\x88"]
 
 
-def test_sending_on_a_closed_connection_raises_as_autobahn_does():
+@pytest.mark.parametrize("state", ["STATE_CLOSING", "STATE_CLOSED"])
+def test_a_message_to_a_reader_who_is_leaving_is_dropped_as_daphne_drops_it_once_closed(
+    state: str, autobahn_writes: list[bytes]
+):
     protocol = open_protocol()
-    protocol.state = protocol.STATE_CLOSED
+    protocol.state = getattr(protocol, state)
+    written = protocol.transport.value()
 
-    with pytest.raises(Disconnected):
-        protocol.sendMessage(b"late")
+    protocol.sendMessage(b"late")  # autobahn's own raises Disconnected
+
+    assert protocol.transport.value() == written
+    assert autobahn_writes == []
 
 
 @pytest.fixture
