@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.conf import settings
 from django.core import signing
 from django.core.cache import cache
 from django.db import connection
@@ -41,11 +42,22 @@ class Cursor:
     @classmethod
     def decode(cls, value: str) -> "Cursor":
         """Raises ValueError for anything this app did not make."""
-        try:
-            event_id, published_at, entry_id = signing.loads(value, salt=_CURSOR_SALT)
-            return cls(int(event_id), datetime.fromisoformat(published_at), int(entry_id))
-        except (signing.BadSignature, TypeError, ValueError) as error:
-            raise ValueError("not a cursor of this site") from error
+        return _verified_cursor(value, settings.SECRET_KEY, tuple(settings.SECRET_KEY_FALLBACKS))
+
+
+# Every reader of a first page cached by revision holds the same cursor text, and checking
+# its signature (a key derived, an HMAC, zlib, JSON) was half of what answering its
+# "Load more" from a held page cost. The keys are in the arguments so that a cursor is
+# checked again under new ones; what fails is not kept, and is checked every time.
+@functools.lru_cache(maxsize=1024)
+def _verified_cursor(value: str, key: str, fallback_keys: tuple[str, ...]) -> Cursor:
+    try:
+        event_id, published_at, entry_id = signing.loads(
+            value, key=key, fallback_keys=fallback_keys, salt=_CURSOR_SALT
+        )
+        return Cursor(int(event_id), datetime.fromisoformat(published_at), int(entry_id))
+    except (signing.BadSignature, TypeError, ValueError) as error:
+        raise ValueError("not a cursor of this site") from error
 
 
 @dataclass(frozen=True)
