@@ -225,6 +225,7 @@ def nginx_config_for_test(
         "server 127.0.0.1:8101;": f"server 127.0.0.1:{daphne_port};",
         "server 127.0.0.1:8102;": "",
         "server_name live.example.com;": "server_name 127.0.0.1;",
+        "/var/cache/nginx/liveblog": str(directory / "cache"),
     }
     for old, new in replacements.items():
         assert old in config, f"deploy/nginx.conf no longer has {old!r}: update this test"
@@ -309,6 +310,30 @@ def test_nginx_sends_pages_and_the_api_to_gunicorn_and_websockets_to_daphne(ngin
     ) as websocket:
         hello = json.loads(websocket.recv(timeout=10))
     assert hello["type"] == "hello"
+
+
+def cache_status(url: str) -> str:
+    """What nginx's cache made of the request: MISS, HIT, EXPIRED..."""
+    opener = urllib.request.build_opener(
+        urllib.request.ProxyHandler({}), urllib.request.HTTPSHandler(context=insecure())
+    )
+    with opener.open(url, timeout=10) as response:
+        assert response.status == 200
+        return response.headers["X-Cache-Status"]
+
+
+def test_nginx_keeps_load_more_pages_that_say_their_revision_and_nothing_else(nginx, make_entry):
+    for number in range(25):
+        make_entry(headline=f"Update {number}")
+    entries = nginx.https + "/api/events/harbourside/entries/"
+    first = json.loads(Browser(insecure()).get(entries)[2])
+    cursor = urllib.parse.quote(first["next"])
+
+    load_more = f"{entries}?before={cursor}&min_revision={first['revision']}"
+    assert [cache_status(load_more) for _ in range(2)] == ["MISS", "HIT"]
+    # Right only for the event's latest revision, or only for the one who asked: never kept.
+    for not_kept in (f"{entries}?before={cursor}", entries, nginx.https + "/live/harbourside/"):
+        assert [cache_status(not_kept) for _ in range(2)] == ["MISS", "MISS"], not_kept
 
 
 def test_nginx_sends_plain_http_to_https(nginx):
