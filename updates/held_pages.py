@@ -1,4 +1,4 @@
-""" "Load more" pages this process built, kept for readers who say which revision they show.
+"""Pages of "Load more" this process built, kept for readers who say which revision they show.
 
 A page built at revision R is exact for a reader whose page shows revision R or less:
 every change up to R is in it, and the reader's live feed brings the later ones, even for
