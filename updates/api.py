@@ -108,26 +108,27 @@ def entry_page_body(slug: str, query: QueryDict) -> tuple[bytes, bool]:
 
     The nearest copy that is new enough: held in this process for a page that says its
     revision (updates/held_pages.py), then the page cached for the event's revision,
-    then built. The cache is looked up before the query is validated, so that a repeated
-    page (and the first page every reader's script asks for after a reset) is one cache
-    get: no signature to check, no page query. That skips nothing for a tampered cursor:
-    only a page whose query passed is ever kept (EntryPageForm.query_digest), so a cursor
-    this site did not sign misses and is refused.
+    then built. Both are looked up before the rest of the query is validated, so that a
+    repeated page (and the first page every reader's script asks for after a reset) is
+    no page query, and for a held page not even the event's; only a page whose query
+    passed is ever kept, and a cursor this site did not sign is never looked up.
     """
     try:
         min_revision = min_revision_asked(query)
     except ValueError as reason:
         raise BadQuery(str(reason)) from reason
-    page_asked = EntryPageForm.cursor_page_asked(query)
-    held_key = (slug, page_asked) if page_asked else None
+    page_asked = EntryPageForm.page_asked(query)
+    held_key = (slug, page_asked) if page_asked and page_asked.after_cursor else None
     if held_key and min_revision is not None:
         body = held_pages.get(held_key, min_revision=min_revision)
         if body is not None:
             return body, True
     event = event_get(slug=slug)
+    if page_asked is None:
+        return entry_page_built(event, query), False  # raises BadQuery for the cursor
     body = cached_at_revision(
         event,
-        f"api-page-{EntryPageForm.query_digest(query)}",
+        f"api-page-{page_asked.digest()}",
         lambda: entry_page_built(event, query),
         seconds=PAGE_CACHE_SECONDS,
     )

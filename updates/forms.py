@@ -1,9 +1,9 @@
 """Validation of the query strings of pages and the API."""
 
 import hashlib
+from typing import NamedTuple
 
 from django import forms
-from django.conf import settings
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.http import QueryDict
 
@@ -20,6 +20,22 @@ class CursorField(forms.Field):
             raise forms.ValidationError("is not a cursor this site gave out") from error
 
 
+class PageAsked(NamedTuple):
+    """A page of entries as a query names it (EntryPageForm.page_asked), not yet validated."""
+
+    before: Cursor | None
+    after: Cursor | None
+    order: str | None
+    limit: str | None
+
+    @property
+    def after_cursor(self) -> bool:
+        return bool(self.before or self.after)
+
+    def digest(self) -> str:
+        return hashlib.blake2b(repr(self).encode(), digest_size=16).hexdigest()
+
+
 class EntryPageForm(forms.Form):
     """Newest first, older with `before`; or oldest first (`order=oldest`), newer with `after`."""
 
@@ -28,24 +44,13 @@ class EntryPageForm(forms.Form):
     order = forms.ChoiceField(required=False, choices=[("newest", "newest"), ("oldest", "oldest")])
     limit = forms.IntegerField(required=False, min_value=1, max_value=100)
 
-    @classmethod
-    def query_digest(cls, query: QueryDict) -> str:
-        """Names the page `query` asks for by exactly the values this form reads of it (so
-        junk parameters make no new page), for looking a page up before validating: a
-        stored page is only ever one whose query passed, so a hit stands for a cursor this
-        site signed. Keyed with SECRET_KEY, so a new key also retires the pages its old
-        cursors found."""
-        values = repr([query.get(name) for name in cls.base_fields]).encode()
-        secret = hashlib.blake2b(settings.SECRET_KEY.encode()).digest()
-        return hashlib.blake2b(values, key=secret, digest_size=16).hexdigest()
-
     @staticmethod
-    def cursor_page_asked(query: QueryDict) -> tuple | None:
-        """Names a page after a cursor by the position the cursor stands for (cursors made
-        at different times for one entry differ as text) and the other values this form
-        reads, as given: to look up a page kept for a query that passed, without the
-        cost of validating the rest (updates/held_pages.py). None for the newest page,
-        and for a cursor this site did not sign."""
+    def page_asked(query: QueryDict) -> PageAsked | None:
+        """Names the page `query` asks for by exactly the values this form reads of it (so
+        junk parameters make no new page), a cursor by the position it stands for (cursors
+        signed at different times for one entry differ as text): to look up a page kept
+        for a query that passed, without the cost of validating the rest. None for a
+        cursor this site did not sign (it is refused, and nothing is looked up for it)."""
         try:
             before, after = (
                 Cursor.decode(value) if (value := query.get(name)) else None
@@ -53,9 +58,7 @@ class EntryPageForm(forms.Form):
             )
         except ValueError:
             return None
-        if before is None and after is None:
-            return None
-        return (before, after, query.get("order"), query.get("limit"))
+        return PageAsked(before, after, query.get("order"), query.get("limit"))
 
     def clean_limit(self) -> int:
         return self.cleaned_data["limit"] or PAGE_SIZE
