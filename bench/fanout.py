@@ -404,7 +404,8 @@ def bench_env(database_url: str, redis_url: str, layer: str | None) -> dict[str,
 
 
 def setup_django(env: dict[str, str]):
-    """Migrate the throwaway database and create the event, in this process."""
+    """Migrate the throwaway database, collect the static files and create the event, in
+    this process."""
     os.environ.update(env)
     sys.path.insert(0, str(ROOT))
     import django
@@ -416,6 +417,9 @@ def setup_django(env: dict[str, str]):
     from updates.services import event_create
 
     call_command("migrate", interactive=False, verbosity=0)
+    # Pages name their static files through the manifest collectstatic writes: without
+    # it, a fresh checkout's live page is a 500.
+    call_command("collectstatic", interactive=False, verbosity=0)
     return event_create(title="Benchmark", slug=SLUG)
 
 
