@@ -2,12 +2,10 @@
 pages, the API and the admin; nginx with deploy/nginx.conf sends /ws/ to Daphne and the
 rest to gunicorn."""
 
-import getpass
 import http.cookiejar
 import json
 import os
 import re
-import shutil
 import signal
 import ssl
 import subprocess
@@ -17,13 +15,13 @@ import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from django.conf import settings
 from websockets.sync.client import connect
 
+from deploy import local_nginx
 from tests.servers import free_port, wait_for
 
 DEPLOY = Path(settings.BASE_DIR) / "deploy"
@@ -159,80 +157,10 @@ def test_gunicorn_with_the_deploy_config_serves_the_live_page_the_api_and_the_ad
 
 @pytest.fixture
 def nginx_binary() -> str:
-    found = shutil.which("nginx") or next(
-        (path for path in ("/usr/sbin/nginx",) if os.access(path, os.X_OK)), None
-    )
+    found = local_nginx.nginx_binary()
     if found is None:
         pytest.skip("needs nginx to check deploy/nginx.conf: apt-get install nginx-light")
     return found
-
-
-def self_signed_certificate(directory: Path) -> tuple[Path, Path]:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.now(UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=5))
-        .not_valid_after(now + timedelta(hours=1))
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
-    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_path, key_path
-
-
-def nginx_config_for_test(
-    directory: Path, *, http_port: int, https_port: int, gunicorn_port: int, daphne_port: int
-) -> Path:
-    """deploy/nginx.conf with what an operator replaces replaced: the ports, the
-    certificate, and the paths of a system install (pid, logs, temporary files go in
-    `directory`, and the workers run as this user)."""
-    cert, key = self_signed_certificate(directory)
-    config = (DEPLOY / "nginx.conf").read_text()
-    temp_paths = "".join(
-        f"\n    {kind}_temp_path {directory / kind};"
-        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
-    )
-    replacements = {
-        "user www-data;": f"user {getpass.getuser()};",
-        "pid /run/nginx.pid;": f"pid {directory / 'nginx.pid'};",
-        "/var/log/nginx/": f"{directory}/",
-        "\nhttp {": "\nhttp {" + temp_paths,
-        "listen 80;": f"listen 127.0.0.1:{http_port};",
-        "listen [::]:80;": "",
-        "listen 443 ssl http2;": f"listen 127.0.0.1:{https_port} ssl http2;",
-        "listen [::]:443 ssl http2;": "",
-        "/etc/letsencrypt/live/live.example.com/fullchain.pem": str(cert),
-        "/etc/letsencrypt/live/live.example.com/privkey.pem": str(key),
-        "server 127.0.0.1:8001;": f"server 127.0.0.1:{gunicorn_port};",
-        "server 127.0.0.1:8101;": f"server 127.0.0.1:{daphne_port};",
-        "server 127.0.0.1:8102;": "",
-        "server_name live.example.com;": "server_name 127.0.0.1;",
-        "/var/cache/nginx/liveblog": str(directory / "cache"),
-    }
-    for old, new in replacements.items():
-        assert old in config, f"deploy/nginx.conf no longer has {old!r}: update this test"
-        config = config.replace(old, new)
-    path = directory / "nginx.conf"
-    path.write_text(config)
-    return path
 
 
 @dataclass
@@ -246,7 +174,7 @@ def nginx(nginx_binary, gunicorn, reader_server, tmp_path) -> Iterator[Nginx]:
     """nginx with deploy/nginx.conf (checked with nginx -t first) in front of this
     test's gunicorn and Daphne."""
     http_port, https_port = free_port(), free_port()
-    config = nginx_config_for_test(
+    config = local_nginx.nginx_config(
         tmp_path,
         http_port=http_port,
         https_port=https_port,

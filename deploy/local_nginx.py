@@ -1,0 +1,88 @@
+"""deploy/nginx.conf made to run on one machine as an ordinary user, in front of a local
+gunicorn and Daphne: for tests/test_deploy.py and bench/reads.py, so that both run the
+file an operator copies, with only what the operator replaces replaced."""
+
+import getpass
+import os
+import shutil
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+CONFIG = Path(__file__).resolve().parent / "nginx.conf"
+
+
+def nginx_binary() -> str | None:
+    # Debian puts it in /usr/sbin, which an ordinary user's PATH may not have.
+    return shutil.which("nginx") or next(
+        (path for path in ("/usr/sbin/nginx",) if os.access(path, os.X_OK)), None
+    )
+
+
+def self_signed_certificate(directory: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1, valid for an hour, and its key."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(hours=1))
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+def nginx_config(
+    directory: Path, *, http_port: int, https_port: int, gunicorn_port: int, daphne_port: int
+) -> Path:
+    """deploy/nginx.conf with the ports, a self-signed certificate, and the paths of a
+    system install (pid, logs, cache and temporary files go in `directory`, and the
+    workers run as this user). Raises ValueError if the file no longer has one of them."""
+    cert, key = self_signed_certificate(directory)
+    config = CONFIG.read_text()
+    temp_paths = "".join(
+        f"\n    {kind}_temp_path {directory / kind};"
+        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
+    replacements = {
+        "user www-data;": f"user {getpass.getuser()};",
+        "pid /run/nginx.pid;": f"pid {directory / 'nginx.pid'};",
+        "/var/log/nginx/": f"{directory}/",
+        "\nhttp {": "\nhttp {" + temp_paths,
+        "listen 80;": f"listen 127.0.0.1:{http_port};",
+        "listen [::]:80;": "",
+        "listen 443 ssl http2;": f"listen 127.0.0.1:{https_port} ssl http2;",
+        "listen [::]:443 ssl http2;": "",
+        "/etc/letsencrypt/live/live.example.com/fullchain.pem": str(cert),
+        "/etc/letsencrypt/live/live.example.com/privkey.pem": str(key),
+        "server 127.0.0.1:8001;": f"server 127.0.0.1:{gunicorn_port};",
+        "server 127.0.0.1:8101;": f"server 127.0.0.1:{daphne_port};",
+        "server 127.0.0.1:8102;": "",
+        "server_name live.example.com;": "server_name 127.0.0.1;",
+        "/var/cache/nginx/liveblog": str(directory / "cache"),
+    }
+    for old, new in replacements.items():
+        if old not in config:
+            raise ValueError(f"deploy/nginx.conf no longer has {old!r}: update {__file__}")
+        config = config.replace(old, new)
+    path = directory / "nginx.conf"
+    path.write_text(config)
+    return path
