@@ -1,19 +1,21 @@
 """HTTP benchmark: the live page and "Load more" of an event with 100,000 entries, served
-by gunicorn (WSGI, deploy/gunicorn.conf.py) and by Daphne (ASGI), each measured against
-its own trivial view.
+by gunicorn (WSGI, deploy/gunicorn.conf.py), by Daphne (ASGI), and as production serves
+them, by nginx (deploy/nginx.conf) in front of gunicorn, each measured against its own
+trivial view.
 
     .venv/bin/python bench/reads.py                      # 100,000 entries, 10 s of wrk per URL
-    .venv/bin/python bench/reads.py --servers gunicorn   # one of the two servers
+    .venv/bin/python bench/reads.py --servers gunicorn   # some of the three servers
     .venv/bin/python bench/reads.py --entries 1000 --seconds 2   # a quick look
     .venv/bin/python bench/reads.py --smoke --database-url sqlite:////tmp/smoke.sqlite3
 
 Needs a database made anew (default PostgreSQL at
 postgres://postgres@127.0.0.1:5432/liveblog_bench, dropped first; a sqlite:/// file is
 deleted first), Redis (redis://127.0.0.1:6379/3, the cache), and `wrk` (Debian's
-package). Everything listens on 127.0.0.1.
+package), and nginx for the third (Debian's nginx-light). Everything listens on 127.0.0.1.
 
 For each server: the server is started with the production settings (DEBUG off, Redis
-cache, no rate limit: this measures serving, not the limiter), and wrk (a separate
+cache, no rate limit: this measures serving, not the limiter; nginx: HTTPS with a
+self-signed certificate, its cache in a temporary folder), and wrk (a separate
 process, 1 thread, 20 connections) measures each URL in turn, the trivial JSON view
 /healthz first. Then the same server with bench/settings_uncached.py (no cache at all)
 serves the newest pages, for the price of building them on every request. "Load more" is
@@ -38,6 +40,7 @@ import runpy
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -51,6 +54,9 @@ from urllib.parse import quote, urlparse
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import fanout  # noqa: E402  (its environment and set-up; same folder)
+
+sys.path.insert(0, str(fanout.ROOT))
+from deploy import local_nginx  # noqa: E402
 
 ROOT, HOST, SLUG = fanout.ROOT, fanout.HOST, fanout.SLUG
 DEFAULT_DATABASE = "postgres://postgres@127.0.0.1:5432/liveblog_bench"
@@ -166,6 +172,39 @@ def gunicorn_workers() -> int:
     return runpy.run_path(str(GUNICORN_CONFIG))["workers"]
 
 
+def opener() -> urllib.request.OpenerDirector:
+    # nginx's certificate is its own, self-signed: this only measures.
+    unverified = ssl.create_default_context()
+    unverified.check_hostname = False
+    unverified.verify_mode = ssl.CERT_NONE
+    return urllib.request.build_opener(
+        urllib.request.ProxyHandler({}), urllib.request.HTTPSHandler(context=unverified)
+    )
+
+
+def process_tree_cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process and its children (gunicorn's or nginx's
+    workers)."""
+    pids = [pid, *map(int, Path(f"/proc/{pid}/task/{pid}/children").read_text().split())]
+    ticks = 0
+    for each in pids:
+        # Fields 14 and 15 (utime, stime), counted after the ")" ending the name.
+        fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def stop_process_group(process: subprocess.Popen) -> None:
+    if process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=SERVER_STOP_SECONDS)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=SERVER_STOP_SECONDS)
+
+
 class Server:
     """One server process (gunicorn's master and workers, or one Daphne) on a free port."""
 
@@ -195,13 +234,12 @@ class Server:
             )
 
     def wait_until_serving(self) -> None:
-        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
         deadline = time.monotonic() + SERVER_START_SECONDS
         while True:
             if self.process.poll() is not None:
                 raise RuntimeError(f"{self.kind} exited; its log:\n{self.log()}")
             try:
-                with opener.open(self.base + "/healthz", timeout=2) as response:
+                with opener().open(self.base + "/healthz", timeout=2) as response:
                     if response.status == 200:
                         return
             except OSError:
@@ -211,9 +249,8 @@ class Server:
             time.sleep(0.1)
 
     def get(self, path: str) -> tuple[int, bytes]:
-        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
         try:
-            with opener.open(self.base + path, timeout=10) as response:
+            with opener().open(self.base + path, timeout=10) as response:
                 return response.status, response.read()
         except urllib.error.HTTPError as error:
             return error.code, error.read()
@@ -222,26 +259,64 @@ class Server:
         return self.log_path.read_text(errors="replace")[-4000:]
 
     def cpu_seconds(self) -> float:
-        """User and system CPU time of the server's processes (gunicorn: master and workers)."""
-        pids = [self.process.pid]
-        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
-        pids += [int(pid) for pid in children.read_text().split()]
-        ticks = 0
-        for pid in pids:
-            # Fields 14 and 15 (utime, stime), counted after the ")" ending the name.
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            ticks += int(fields[11]) + int(fields[12])
-        return ticks / os.sysconf("SC_CLK_TCK")
+        return process_tree_cpu_seconds(self.process.pid)
 
     def stop(self) -> None:
-        if self.process.poll() is not None:
-            return
-        os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=SERVER_STOP_SECONDS)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=SERVER_STOP_SECONDS)
+        stop_process_group(self.process)
+
+
+class NginxInFront(Server):
+    """nginx with deploy/nginx.conf (made local by deploy/local_nginx.py) in front of a
+    gunicorn, as production serves pages and the API: over HTTPS, with "Load more" pages
+    that say their revision kept in nginx's cache. Its CPU time is nginx's and gunicorn's."""
+
+    def __init__(self, env: dict[str, str], log_dir: Path) -> None:
+        self.kind = "nginx"
+        self.upstream = Server("gunicorn", env, log_dir)
+        directory = Path(tempfile.mkdtemp(prefix="nginx-", dir=log_dir))
+        https_port = free_port()
+        config = local_nginx.nginx_config(
+            directory,
+            http_port=free_port(),
+            https_port=https_port,
+            gunicorn_port=self.upstream.port,
+            daphne_port=free_port(),  # /ws/ is not measured here
+        )
+        self.base = f"https://{HOST}:{https_port}"
+        self.log_path = directory / "error.log"
+        self.process = subprocess.Popen(
+            [local_nginx.nginx_binary(), "-p", str(directory), "-c", str(config)]
+            + ["-g", "daemon off;"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,  # it logs to error.log
+            start_new_session=True,
+        )
+
+    def wait_until_serving(self) -> None:
+        self.upstream.wait_until_serving()
+        super().wait_until_serving()
+
+    def log(self) -> str:
+        return f"{self.upstream.log()}\nnginx's error.log:\n{super().log()}"
+
+    def cpu_seconds(self) -> float:
+        return super().cpu_seconds() + self.upstream.cpu_seconds()
+
+    def stop(self) -> None:
+        super().stop()
+        self.upstream.stop()
+
+
+SERVED_BY = {
+    "gunicorn": f"{gunicorn_workers()} sync workers",
+    "daphne": "one process",
+    "nginx": "deploy/nginx.conf, HTTPS, in front of the same gunicorn",
+}
+
+
+def start_server(kind: str, env: dict[str, str], log_dir: Path) -> Server:
+    return NginxInFront(env, log_dir) if kind == "nginx" else Server(kind, env, log_dir)
 
 
 def check_answer(server: Server, url: Url) -> str | None:
@@ -308,15 +383,14 @@ def measure_server(
     """Every URL on `kind` with the cache, then the newest pages without it."""
     rows: dict[str, dict] = {}
     problems: list[str] = []
-    workers = f"{gunicorn_workers()} sync workers" if kind == "gunicorn" else "one process"
-    print(f"{kind} ({workers})")
+    print(f"{kind} ({SERVED_BY[kind]})")
     uncached_env = env | {"DJANGO_SETTINGS_MODULE": "bench.settings_uncached"}
     runs = [
         (env, [(url, url.label) for url in urls]),
         (uncached_env, [(url, url.uncached_label) for url in urls if url.uncached_label]),
     ]
     for settings_env, labelled in runs:
-        server = Server(kind, settings_env, log_dir)
+        server = start_server(kind, settings_env, log_dir)
         found: list[str] = []
         try:
             server.wait_until_serving()
@@ -357,7 +431,7 @@ def print_ratios(results: dict[str, dict[str, dict]], urls: list[Url]) -> None:
                     f"{cached['rps'] / uncached['rps']:.1f}x "
                     f"(by server CPU per request: {uncached['cpu_ms'] / cached['cpu_ms']:.1f}x)"
                 )
-    if len(results) == 2:
+    if {"gunicorn", "daphne"} <= results.keys():
         gunicorn, daphne = results["gunicorn"], results["daphne"]
         for label in [urls[0].label, *load_more]:
             ratio = gunicorn[label]["rps"] / daphne[label]["rps"]
@@ -369,7 +443,7 @@ def main() -> int:
     parser.add_argument("--entries", type=int, default=100_000)
     parser.add_argument("--seconds", type=int, default=10, help="of wrk per URL")
     parser.add_argument("--connections", type=int, default=20)
-    parser.add_argument("--servers", nargs="+", choices=["gunicorn", "daphne"])
+    parser.add_argument("--servers", nargs="+", choices=list(SERVED_BY))
     parser.add_argument("--database-url", default=DEFAULT_DATABASE)
     parser.add_argument("--redis-url", default=DEFAULT_REDIS_URL)
     parser.add_argument(
@@ -378,9 +452,11 @@ def main() -> int:
     args = parser.parse_args()
     if args.smoke:
         args.entries, args.seconds, args.connections = SMOKE_ENTRIES, 1, 4
-    servers = args.servers or ["gunicorn", "daphne"]
+    servers = args.servers or list(SERVED_BY)
     if shutil.which("wrk") is None:
         parser.error("needs wrk: apt-get install wrk")
+    if "nginx" in servers and local_nginx.nginx_binary() is None:
+        parser.error("needs nginx for --servers nginx: apt-get install nginx-light")
     if urlparse(args.database_url).scheme not in ("postgres", "postgresql", "sqlite"):
         parser.error("--database-url: a postgres:// or sqlite:/// URL")
 

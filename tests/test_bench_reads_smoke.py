@@ -1,5 +1,6 @@
-"""The HTTP read benchmark runs end to end on both servers (a small run): every URL answers
-2xx with entries in it, and every row and ratio is printed."""
+"""The HTTP read benchmark runs end to end on each server (gunicorn, Daphne, nginx in front
+of gunicorn; a small run): every URL answers 2xx with entries in it, and every row and
+ratio is printed."""
 
 import os
 import re
@@ -13,6 +14,7 @@ import psycopg
 import pytest
 from django.conf import settings
 
+from deploy import local_nginx
 from tests.servers import database_url
 
 BENCH = Path(__file__).resolve().parent.parent / "bench" / "reads.py"
@@ -35,11 +37,13 @@ def smoke_database_url(tmp_path) -> Iterator[str]:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def test_the_read_benchmark_measures_gunicorn_and_daphne_in_a_smoke_run(
+def test_the_read_benchmark_measures_gunicorn_daphne_and_nginx_in_a_smoke_run(
     smoke_database_url, redis_url
 ):
     if shutil.which("wrk") is None:
         pytest.skip("needs wrk to load the servers: apt-get install wrk")
+    if local_nginx.nginx_binary() is None:
+        pytest.skip("needs nginx to measure deploy/nginx.conf: apt-get install nginx-light")
     result = subprocess.run(
         [sys.executable, str(BENCH), "--smoke"]
         + ["--database-url", smoke_database_url, "--redis-url", redis_url],
@@ -51,7 +55,7 @@ def test_the_read_benchmark_measures_gunicorn_and_daphne_in_a_smoke_run(
     assert result.returncode == 0, output
 
     rows = re.findall(r"^  (\S.*?)\s{2,}(\d+)\s+[\d.]+x ", result.stdout, re.M)
-    for server in ("gunicorn", "daphne"):
+    for server in ("gunicorn", "daphne", "nginx"):
         assert re.search(rf"^{server} \(", result.stdout, re.M), output
     for label in (
         "trivial JSON view (/healthz)",
@@ -66,8 +70,9 @@ def test_the_read_benchmark_measures_gunicorn_and_daphne_in_a_smoke_run(
     ):
         # Once per server, each with requests answered.
         measured = [int(rps) for row_label, rps in rows if row_label == label]
-        assert len(measured) == 2, output
+        assert len(measured) == 3, output
         assert min(measured) > 0, output
     assert re.search(r"gunicorn: API page 7 \(Load more\) / trivial view: [\d.]+x", output)
     assert re.search(r"daphne: live page \(cached by revision\) / live page, no cache: ", output)
     assert re.search(r"gunicorn / daphne, trivial JSON view \(/healthz\): [\d.]+x", output)
+    assert re.search(r"nginx: API page 7 \(Load more\) / trivial view: [\d.]+x", output)
