@@ -2,6 +2,7 @@
 pages, the API and the admin; nginx with deploy/nginx.conf sends /ws/ to Daphne and the
 rest to gunicorn."""
 
+import http.client
 import http.cookiejar
 import json
 import os
@@ -10,10 +11,13 @@ import signal
 import ssl
 import subprocess
 import sys
+import threading
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -262,6 +266,33 @@ def test_nginx_keeps_load_more_pages_that_say_their_revision_and_nothing_else(ng
     # Right only for the event's latest revision, or only for the one who asked: never kept.
     for not_kept in (f"{entries}?before={cursor}", entries, nginx.https + "/live/harbourside/"):
         assert [cache_status(not_kept) for _ in range(2)] == ["MISS", "MISS"], not_kept
+
+
+def test_nginx_lets_concurrent_requests_for_a_page_it_never_keeps_through_together(nginx):
+    # A cache lock (proxy_cache_lock) would hold all but one of them behind the first, and
+    # a held request looks again only every 500 ms: a crowd on the live page would queue.
+    readers = 6
+    started_together = threading.Barrier(readers)
+
+    def seconds_to_answer(_) -> float:
+        host, port = urllib.parse.urlsplit(nginx.https).netloc.split(":")
+        connection = http.client.HTTPSConnection(host, int(port), context=insecure(), timeout=10)
+        try:
+            connection.connect()  # the TLS handshake is not what is timed
+            started_together.wait(timeout=10)
+            started = time.monotonic()
+            connection.request("GET", "/healthz")
+            response = connection.getresponse()
+            response.read()
+            assert response.status == 200
+            assert response.headers["X-Cache-Status"] == "MISS"
+            return time.monotonic() - started
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(readers) as pool:
+        answered_in = list(pool.map(seconds_to_answer, range(readers)))
+    assert max(answered_in) < 0.45, answered_in
 
 
 def test_nginx_sends_plain_http_to_https(nginx):
