@@ -286,10 +286,11 @@ class NginxInFront(Server):
         self.log_path = directory / "error.log"
         self.process = subprocess.Popen(
             [local_nginx.nginx_binary(), "-p", str(directory), "-c", str(config)]
-            + ["-g", "daemon off;"],
+            # -e: what goes wrong before the config is read is logged there too.
+            + ["-e", str(self.log_path), "-g", "daemon off;"],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,  # it logs to error.log
+            stderr=subprocess.DEVNULL,
             start_new_session=True,
         )
 

@@ -275,8 +275,10 @@ def test_nginx_lets_concurrent_requests_for_a_page_it_never_keeps_through_togeth
     started_together = threading.Barrier(readers)
 
     def seconds_to_answer(_) -> float:
-        host, port = urllib.parse.urlsplit(nginx.https).netloc.split(":")
-        connection = http.client.HTTPSConnection(host, int(port), context=insecure(), timeout=10)
+        address = urllib.parse.urlsplit(nginx.https)
+        connection = http.client.HTTPSConnection(
+            address.hostname, address.port, context=insecure(), timeout=10
+        )
         try:
             connection.connect()  # the TLS handshake is not what is timed
             started_together.wait(timeout=10)
