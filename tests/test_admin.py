@@ -109,6 +109,32 @@ def test_saving_without_changes_takes_no_revision(journalist_client, at_whole_mi
     assert (entry.revision, entry.version) == (1, 1)
 
 
+def test_fixing_only_the_headline_keeps_the_time_to_the_microsecond_and_the_order(
+    journalist_client, client, make_entry
+):
+    # The change form shows the time to the second; the entry keeps what it had.
+    posted = datetime(2026, 11, 25, 22, 41, 52, 262912, tzinfo=UTC)
+    edited = make_entry(headline="Turnout 42%", published_at=posted)
+    later_that_second = make_entry(published_at=posted.replace(microsecond=900000))
+
+    journalist_client.post(change_url(edited), edit_form(edited, headline="Turnout 46.2%"))
+
+    edited.refresh_from_db()
+    assert (edited.headline, edited.published_at) == ("Turnout 46.2%", posted)
+    entries = client.get("/api/events/harbourside/entries/").json()["entries"]
+    assert [each["id"] for each in entries] == [later_that_second.pk, edited.pk]
+    assert entries[1]["published_at"] == "2026-11-25T22:41:52.262912Z"
+
+
+def test_changing_the_time_on_the_change_form_moves_the_entry(journalist_client, make_entry):
+    entry = make_entry(published_at=datetime(2026, 11, 25, 22, 41, 52, 262912, tzinfo=UTC))
+
+    journalist_client.post(change_url(entry), edit_form(entry, published_at_1="21:05:00"))
+
+    entry.refresh_from_db()
+    assert entry.published_at == datetime(2026, 11, 25, 21, 5, tzinfo=UTC)
+
+
 def test_a_correction_note_is_shown_to_readers(journalist_client, client, at_whole_minute):
     entry = at_whole_minute()
     journalist_client.post(

@@ -202,3 +202,21 @@ def test_a_change_that_took_its_revision_first_commits_first(event, journalist):
     assert order == ["slow committed", "quick committed"]
     revisions = dict(Entry.objects.values_list("headline", "revision"))
     assert revisions == {"Slow": 1, "Quick": 2}
+
+
+def test_an_update_saves_only_the_fields_it_names(make_entry):
+    # As the admin's form does: every cleaned value written on the object, the time cut
+    # to the second, before the service is told what changed.
+    entry = make_entry()
+    posted = entry.published_at
+    entry.published_at = posted.replace(microsecond=0)
+    entry.byline = "Someone else"
+
+    entry_update(entry=entry, changes={"headline": "Count resumed"})
+
+    entry.refresh_from_db()
+    assert (entry.headline, entry.published_at, entry.byline) == (
+        "Count resumed",
+        posted,
+        "Sam Okafor, Political Correspondent",
+    )

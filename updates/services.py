@@ -169,7 +169,10 @@ def entry_update(
     by: AbstractBaseUser | None = None,
     expected_version: int | None = None,
 ) -> Entry:
-    """Apply the changes and tell readers; no change, no new revision.
+    """Apply the changes to the entry as stored and tell readers; no change, no new
+    revision. Nothing else of `entry` is saved: the admin's form has written every
+    value it cleaned on it, the time cut to the second the form shows, and an edit of
+    the headline must not move the entry in time. `entry` ends as saved.
 
     With expected_version (the version the editor opened), a save over someone else's
     newer one raises EditConflict instead of overwriting it.
@@ -182,14 +185,16 @@ def entry_update(
         raise EditConflict(stored)
     if stored.is_deleted:
         raise ValidationError("This entry is deleted: restore it before editing it.")
-    words_before = {name: getattr(stored, name) for name in ENTRY_WORDS}
-    _apply(entry, changes, ENTRY_EDITABLE_FIELDS)
-    entry.version = stored.version
-    if stored.live and any(getattr(entry, name) != words_before[name] for name in ENTRY_WORDS):
-        entry.edited_at = timezone.now()
-    entry.full_clean(exclude=["revision"])
+    was_live = stored.live
     _record(stored, action="edited", by=by, fields=changes)
-    _save_and_tell_readers(entry, was_live=stored.live)
+    words_before = {name: getattr(stored, name) for name in ENTRY_WORDS}
+    _apply(stored, changes, ENTRY_EDITABLE_FIELDS)
+    if was_live and any(getattr(stored, name) != words_before[name] for name in ENTRY_WORDS):
+        stored.edited_at = timezone.now()
+    stored.full_clean(exclude=["revision"])
+    _save_and_tell_readers(stored, was_live=was_live)
+    for field in Entry._meta.concrete_fields:
+        setattr(entry, field.attname, getattr(stored, field.attname))
     return entry
 
 
