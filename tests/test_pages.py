@@ -1,7 +1,9 @@
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from html import unescape
+from zoneinfo import ZoneInfo
 
+import pytest
 from django.utils import timezone
 
 from updates.services import entry_delete, entry_update
@@ -119,6 +121,49 @@ def test_an_edited_entry_says_when_it_was_updated(client, make_entry):
     assert "Updated" not in client.get("/live/harbourside/").content.decode()
     entry_update(entry=entry, changes={"body": "<p>Corrected figures.</p>"})
     assert "Updated <time" in client.get("/live/harbourside/").content.decode()
+
+
+@pytest.mark.parametrize(
+    "posted_utc, shown",
+    [
+        (datetime(2026, 7, 2, 21, 5, tzinfo=UTC), "22:05 BST"),
+        (datetime(2026, 11, 25, 21, 5, tzinfo=UTC), "21:05 GMT"),
+    ],
+)
+def test_times_read_without_javascript_are_the_sites_time_and_say_its_zone(
+    client, make_entry, settings, posted_utc, shown
+):
+    settings.TIME_ZONE = "Europe/London"
+    entry = make_entry(key_event=True, published_at=posted_utc)
+    entry_update(entry=entry, changes={"headline": "Turnout 46.2%"})
+
+    live = client.get("/live/harbourside/").content.decode()
+    permalink = client.get(entry.get_absolute_url()).content.decode()
+
+    card_time = rf'<time datetime="[^"]+" data-relative>{shown}</time>'
+    assert re.search(card_time, live) and re.search(card_time, permalink)
+    assert re.search(rf'<li data-id="{entry.pk}".*data-clock>{shown}</time>', live)
+    entry.refresh_from_db()
+    edited = entry.edited_at.astimezone(ZoneInfo("Europe/London")).strftime("%H:%M %Z")
+    assert re.search(rf"Updated <time [^>]+>{edited}</time>", live)
+    assert "UTC" not in live
+
+
+def test_every_reader_page_has_exactly_one_main_heading(client, make_entry):
+    made = [make_entry(headline=f"Update {n}") for n in range(25)]
+    live = client.get("/live/harbourside/").content.decode()
+
+    pages = {
+        "events": "/",
+        "live": "/live/harbourside/",
+        "older entries": "/live/harbourside/" + load_more_link(live),
+        "permalink": made[0].get_absolute_url(),
+    }
+    for name, url in pages.items():
+        html = client.get(url).content.decode()
+        assert len(re.findall(r"<h1[\s>]", html)) == 1, name
+    permalink = client.get(made[0].get_absolute_url()).content.decode()
+    assert '<h1 class="entry__headline">Update 0</h1>' in permalink
 
 
 def test_readers_can_ask_for_oldest_first_and_the_cookie_keeps_it(client, make_entry):
