@@ -17,6 +17,7 @@ from playwright.async_api import (
     WebSocketRoute,
     expect,
 )
+from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 from updates.models import Entry, Event
 from updates.services import entry_delete, entry_publish, entry_update, event_update
@@ -89,6 +90,59 @@ READ_CARDS = """cards => cards.map(card => ({
     headline: card.querySelector(".entry__headline").textContent.trim(),
     body: card.querySelector(".entry__body").textContent.split(/\\s+/).filter(Boolean).join(" "),
 }))"""
+
+
+# Reader.record_arrivals(). The socket is wrapped to see frames as they arrive, before
+# live.js's own handler (listeners run in the order they were added). "painted": a
+# requestAnimationFrame callback runs just before the browser renders the frame that
+# first holds the card, and a message posted from it runs as the next task, once that
+# frame's style, layout and paint are done.
+RECORD_ARRIVALS = """(() => {
+    const arrivals = (window.__arrivals = {});
+    const noted = headline => (arrivals[headline] ??= {frame: null});
+    const NativeWebSocket = window.WebSocket;
+    window.WebSocket = class extends NativeWebSocket {
+        constructor(...args) {
+            super(...args);
+            this.addEventListener("message", message => {
+                const at = Date.now();
+                const frame = JSON.parse(message.data);
+                for (const each of frame.type === "batch" ? frame.messages : [frame]) {
+                    if (each.type !== "entry.created") continue;
+                    const arrival = noted(each.entry.headline);
+                    if (arrival.inDom === undefined) arrival.frame ??= at;
+                }
+            });
+        }
+    };
+    new MutationObserver(records => {
+        const at = Date.now();
+        const added = [];
+        for (const record of records) {
+            for (const node of record.addedNodes) {
+                if (node.nodeType !== Node.ELEMENT_NODE) continue;
+                added.push(...(node.matches("article.entry")
+                    ? [node] : node.querySelectorAll("article.entry")));
+            }
+        }
+        const fresh = added
+            .map(card => [card, noted(card.querySelector(".entry__headline").textContent.trim())])
+            .filter(([, arrival]) => arrival.inDom === undefined);
+        if (!fresh.length) return;
+        for (const [card, arrival] of fresh) {
+            arrival.id = Number(card.dataset.id);
+            arrival.inDom = at;
+        }
+        requestAnimationFrame(() => {
+            const after = new MessageChannel();
+            after.port1.onmessage = () => {
+                const painted = Date.now();
+                for (const [, arrival] of fresh) arrival.painted = painted;
+            };
+            after.port2.postMessage(null);
+        });
+    }).observe(document, {childList: true, subtree: true});
+})()"""
 
 
 async def server_state(request: APIRequestContext, base_url: str, slug: str) -> LiveState:
@@ -195,6 +249,29 @@ class Reader:
         """The indicator's texts since the page loaded (record_connection_texts() first)."""
         return await self.page.evaluate("window.__connectionTexts")
 
+    async def record_arrivals(self) -> None:
+        """From the next page load on, note when each entry first reached the page, by
+        headline, in Date.now() ms (the wall clock every page on this machine reads):
+        "frame", its entry.created on the socket; "inDom", its card in the document;
+        "painted", the first frame rendered with the card in it."""
+        await self.page.add_init_script(RECORD_ARRIVALS)
+
+    async def arrival(self, headline: str, timeout: float = 5.0) -> dict:
+        """What record_arrivals() noted of the entry, once its card has been painted:
+        {"id", "frame", "inDom", "painted"} ("frame" None if the card came before any
+        frame of it: the page caught up through the API)."""
+        try:
+            await self.page.wait_for_function(
+                "headline => window.__arrivals[headline]?.painted",
+                arg=headline,
+                timeout=timeout * 1000,
+            )
+        except PlaywrightTimeoutError:
+            raise AssertionError(
+                f"{headline!r} was not on the reader's screen within {timeout} s"
+            ) from None
+        return await self.page.evaluate("headline => window.__arrivals[headline]", headline)
+
     async def mark(self) -> None:
         """Leave a mark on the window: gone if the page reloads (see was_reloaded())."""
         await self.page.evaluate("window.__notReloaded = true")
@@ -255,6 +332,19 @@ async def all_exact(readers: list["Reader"], timeout: float, slug: str = SLUG) -
         left = timeout - (time.monotonic() - started)
         await reader.wait_for_state(expected, timeout=max(0.1, left))
     return time.monotonic() - started
+
+
+# Newsroom.record_post_clicks(). Capturing on the document: the first listener the click
+# reaches, before the form is submitted. event.timeStamp is when the browser took in the
+# mouse button's release; stepped back from Date.now() by how long ago that was, the
+# click is on the same clock as every other page's Date.now().
+RECORD_POST_CLICKS = """document.addEventListener("click", event => {
+    if (!event.target.closest?.("#post-button")) return;
+    const clickedAt = Date.now() - Math.max(0, performance.now() - event.timeStamp);
+    const clicks = JSON.parse(sessionStorage.getItem("liveblog.postClicks") || "{}");
+    clicks[document.querySelector("#id_headline").value] = clickedAt;
+    sessionStorage.setItem("liveblog.postClicks", JSON.stringify(clicks));
+}, true)"""
 
 
 @dataclass
@@ -318,6 +408,19 @@ class Newsroom:
         seconds = time.monotonic() - clicked
         await self.expect_message("was added successfully")
         return seconds
+
+    async def record_post_clicks(self) -> None:
+        """From the next page load on, note when the desk's Post button is clicked, by
+        the headline it posts, in Date.now() ms; kept in the tab's sessionStorage, so
+        that it outlives the form's submission. post_clicked_at() reads it."""
+        await self.page.add_init_script(RECORD_POST_CLICKS)
+
+    async def post_clicked_at(self, headline: str) -> float:
+        clicks = await self.page.evaluate(
+            "JSON.parse(sessionStorage.getItem('liveblog.postClicks') || '{}')"
+        )
+        assert headline in clicks, f"no click on Post was noted for {headline!r}"
+        return clicks[headline]
 
 
 class SocketGate:
