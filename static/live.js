@@ -74,39 +74,71 @@
     return container.querySelectorAll("article.entry");
   }
 
-  // Whether card a comes before card b in the page's order.
-  function comesBefore(a, b) {
-    var pa = Date.parse(a.dataset.published), pb = Date.parse(b.dataset.published);
-    var newer = pa !== pb ? pa > pb : Number(a.dataset.id) > Number(b.dataset.id);
-    return oldestFirst ? !newer : newer;
+  // ---- Order -------------------------------------------------------------------------
+  // The server's order: published_at, then id; the stream in the reader's order, pinned
+  // entries and key events newest first whatever it is. An entry moved in time, pinned
+  // or unpinned goes where a reload would put it.
+
+  // Microseconds since 1970: Date.parse keeps milliseconds, and the server also orders
+  // entries posted within one millisecond by their time.
+  function instant(iso) {
+    var fraction = /\.(\d+)/.exec(iso);
+    var whole = Date.parse(fraction ? iso.replace(fraction[0], "") : iso);
+    return whole * 1000 + (fraction ? Number((fraction[1] + "00000").slice(0, 6)) : 0);
+  }
+
+  function position(card) {
+    return { at: instant(card.dataset.published), id: Number(card.dataset.id) };
+  }
+
+  // Strictly: a position does not precede itself (the last entry loaded is not beyond).
+  function precedes(a, b, newestFirst) {
+    var later = a.at - b.at || a.id - b.id;
+    return newestFirst ? later > 0 : later < 0;
+  }
+
+  function newestFirstIn(container) {
+    return container === pinned || !oldestFirst;
   }
 
   function moreToLoad() {
     return !loadMore.hidden;
   }
 
-  // Puts the card in its place; false if it has none yet. A card that would go after the
-  // last one shown while there is more to load is left out: "Load more" brings it in order.
+  // Where the entries loaded end: the last entry of the last page (pinned or not),
+  // kept on "Load more" (data-last-published, data-last-id). Beyond it, "Load more"
+  // brings entries in order.
+  function loadedUpTo() {
+    var last = loadMore.dataset;
+    return last.lastPublished ? { at: instant(last.lastPublished), id: Number(last.lastId) } : null;
+  }
+
+  // Puts the card in its place; false if that is beyond the entries loaded (it is left
+  // out until "Load more" reaches it).
   function place(card, container) {
+    var newestFirst = newestFirstIn(container);
+    var here = position(card);
+    var last = moreToLoad() && loadedUpTo();
+    var beyond = last && precedes(last, here, newestFirst);
+    if (container === stream && beyond) return false;
+    // The cards are in order: the first one this card precedes, by halving.
     var others = cards(container);
-    for (var i = 0; i < others.length; i++) {
-      if (comesBefore(card, others[i])) {
-        container.insertBefore(card, others[i]);
-        return true;
-      }
+    var low = 0;
+    var high = others.length;
+    while (low < high) {
+      var middle = (low + high) >> 1;
+      if (precedes(here, position(others[middle]), newestFirst)) high = middle;
+      else low = middle + 1;
     }
-    if (container === pinned || !moreToLoad()) {
-      container.appendChild(card);
-      return true;
-    }
-    return false;
+    container.insertBefore(card, others[low] || null);
+    return true;
   }
 
   // Whether the card would be the first of the stream: a new update, not an older
   // entry edited or restored somewhere down the page (or not loaded yet).
   function goesOnTop(card) {
     var first = cards(stream)[0];
-    return !first || comesBefore(card, first);
+    return !first || precedes(position(card), position(first), !oldestFirst);
   }
 
   function tidy() {
@@ -132,15 +164,15 @@
     waiting.delete(entry.id);
     leftOut.delete(entry.id);
     updateKeyEvent(entry);
-    if (existing && existing.parentNode === container) {
-      existing.replaceWith(card);
-    } else if (!existing && !entry.pinned && readerIsAway() && goesOnTop(card)) {
+    // Taken out and put back, not replaced: its change may move it (a new time, pinned).
+    if (existing) existing.remove();
+    if (!existing && !entry.pinned && readerIsAway() && goesOnTop(card)) {
       // Only new updates wait for the reader; an older entry goes in its place.
       waiting.set(entry.id, entry);
-    } else {
-      if (existing) existing.remove();
-      if (!place(card, container)) leftOut.set(entry.id, entry);
-      else if (!existing && document.hidden) unseen += 1;
+    } else if (!place(card, container)) {
+      leftOut.set(entry.id, entry);
+    } else if (!existing && document.hidden) {
+      unseen += 1;
     }
     tidy();
     showUnseen();
@@ -166,8 +198,9 @@
       link.append(time, " ", headline);
       item.appendChild(link);
       renderTimes(item);
+      var here = position(item);
       var later = Array.prototype.find.call(keyEventsList.children, function (other) {
-        return Date.parse(other.dataset.published) < Date.parse(entry.published_at);
+        return precedes(here, position(other), true);
       });
       keyEventsList.insertBefore(item, later || null);
     }
@@ -430,17 +463,24 @@
       "&min_revision=" + feed.revision;
     return getJSON(url).then(function (page) {
       page.entries.forEach(function (entry) {
-        // Pinned entries are already shown above the stream.
-        if (document.getElementById("entry-" + entry.id)) return;
-        // Changed while this page was on its way: deleted (leave it out), or a newer
-        // state the feed kept aside because the entry was not on the page yet.
-        if (feed.knowsNewer(entry.id, entry.revision)) entry = leftOut.get(entry.id);
-        if (!entry) return;
-        leftOut.delete(entry.id);
+        // Shown already (pinned, or moved up since), or changed since this page was
+        // built: the feed's newer state counts (deleted, or kept aside in leftOut).
+        if (document.getElementById("entry-" + entry.id) || waiting.has(entry.id)) return;
+        if (feed.knowsNewer(entry.id, entry.revision)) return;
         feed.know(entry.id, entry.revision);
-        stream.appendChild(cardFrom(entry));
+        leftOut.set(entry.id, entry);
       });
+      var last = page.entries[page.entries.length - 1];
+      if (last) {
+        loadMore.dataset.lastPublished = last.published_at;
+        loadMore.dataset.lastId = last.id;
+      }
       setCursor(page.next);
+      // What the page brought, and entries changed to a place it now reaches.
+      leftOut.forEach(function (entry) {
+        if (place(cardFrom(entry), entry.pinned ? pinned : stream)) leftOut.delete(entry.id);
+      });
+      tidy();
     });
   }
 

@@ -95,6 +95,8 @@ def render_body(
                 else ""
             ),
             "next_cursor": next_cursor,
+            # Where the entries shown end, for the page's script to place moved entries.
+            "loaded_up_to": top.page.next,
             "is_first_page": cursor is None,
             "oldest_first": oldest_first,
         },
