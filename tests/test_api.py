@@ -1,5 +1,6 @@
 import time
 from datetime import timedelta
+from urllib.parse import urlencode
 
 import pytest
 from django.core import signing
@@ -242,7 +243,9 @@ def test_junk_parameters_get_the_same_cursor_page(client, many_entries):
     assert page["entries"][0]["id"] == many_entries[5].pk
 
 
-@pytest.mark.parametrize("query", ["", "since=", "since=-1", "since=abc", f"since={10**30}"])
+@pytest.mark.parametrize(
+    "query", ["", "since=", "since=-1", "since=abc", f"since={10**30}", "since=" + "9" * 5000]
+)
 def test_bad_changes_parameters_get_a_400_with_a_reason(client, event, query):
     response = client.get(f"{CHANGES_URL}?{query}")
     assert response.status_code == 400
@@ -366,3 +369,37 @@ def test_cursors_made_at_different_times_for_one_entry_find_the_same_held_page(
     with django_assert_num_queries(0):
         again = client.get(f"{ENTRIES_URL}?before={later}&min_revision=125")
     assert again.content == held.content
+
+
+# int() reads all of these as numbers, and IntegerField "3.0" too: so many addresses for
+# one page, which caches keyed on the address would each keep.
+NOT_PLAIN_DIGITS = ["٣", "１２", "३", "+3", " 3", "3 ", "03", "00", "-0", "3.0", "1_0", "0x3", ""]
+PLAIN_DIGITS_ONLY = "must be a number in the digits 0 to 9, with no sign, space or leading zero"
+
+
+@pytest.mark.parametrize("value", NOT_PLAIN_DIGITS)
+@pytest.mark.parametrize(
+    "url, name",
+    [
+        (f"{ENTRIES_URL}?", "limit"),
+        (f"{ENTRIES_URL}?", "min_revision"),
+        (f"{CHANGES_URL}?", "since"),
+        (f"{CHANGES_URL}?since=0&", "since"),  # the last of repeated parameters counts
+    ],
+)
+def test_a_number_not_in_plain_ascii_digits_gets_a_400_saying_so(client, event, url, name, value):
+    response = client.get(url + urlencode({name: value}))
+    assert response.status_code == 400
+    assert response.json() == {"error": f"{name}: {PLAIN_DIGITS_ONLY}"}
+
+
+@pytest.mark.parametrize(
+    "query", ["limit=3", "limit=100", "min_revision=0", "min_revision=12", "limit=1&min_revision=0"]
+)
+def test_a_number_in_plain_ascii_digits_is_read(client, event, query):
+    assert client.get(f"{ENTRIES_URL}?{query}").status_code == 200
+
+
+@pytest.mark.parametrize("since", ["0", "7", str(2**62)])
+def test_a_revision_in_plain_ascii_digits_is_read(client, event, since):
+    assert client.get(f"{CHANGES_URL}?since={since}").status_code == 200

@@ -1,6 +1,7 @@
 """Validation of the query strings of pages and the API."""
 
 import hashlib
+import re
 from typing import NamedTuple
 
 from django import forms
@@ -8,6 +9,29 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.http import QueryDict
 
 from updates.selectors import PAGE_SIZE, Cursor
+
+
+class NumberField(forms.IntegerField):
+    """A whole number as a query string spells it: the digits 0 to 9, with no sign, space
+    or leading zero. IntegerField takes whatever int() does ("٣", "１２", "+3", " 3", "03",
+    "1_0") and "3.0" besides: so many addresses for one page, each of which a cache keyed
+    by address would build and keep again. Empty is no number either."""
+
+    PLAIN_DIGITS = re.compile(r"0|[1-9][0-9]*")
+    default_error_messages = {
+        "invalid": "must be a number in the digits 0 to 9, with no sign, space or leading zero",
+        "too_long": "has more digits than any number this site reads",
+    }
+
+    def to_python(self, value: str | None) -> int | None:
+        if value is None:
+            return None
+        if not self.PLAIN_DIGITS.fullmatch(value):
+            raise ValidationError(self.error_messages["invalid"], code="invalid")
+        try:
+            return int(value)
+        except ValueError as error:  # sys.get_int_max_str_digits(), 4300
+            raise ValidationError(self.error_messages["too_long"], code="too_long") from error
 
 
 class CursorField(forms.Field):
@@ -42,7 +66,7 @@ class EntryPageForm(forms.Form):
     before = CursorField(required=False)
     after = CursorField(required=False)
     order = forms.ChoiceField(required=False, choices=[("newest", "newest"), ("oldest", "oldest")])
-    limit = forms.IntegerField(required=False, min_value=1, max_value=100)
+    limit = NumberField(required=False, min_value=1, max_value=100)
 
     @staticmethod
     def page_asked(query: QueryDict) -> PageAsked | None:
@@ -75,8 +99,8 @@ class EntryPageForm(forms.Form):
         return data
 
 
-def revision_field(*, required: bool = True) -> forms.IntegerField:
-    return forms.IntegerField(required=required, min_value=0, max_value=2**62)
+def revision_field(*, required: bool = True) -> NumberField:
+    return NumberField(required=required, min_value=0, max_value=2**62)
 
 
 class ChangesForm(forms.Form):
