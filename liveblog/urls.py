@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import path, re_path
 
 from updates import api, views
 
@@ -16,5 +16,12 @@ urlpatterns = [
     path("api/events/<slug:slug>/", api.event_detail, name="api-event"),
     path("api/events/<slug:slug>/entries/", api.entry_list, name="api-entries"),
     path("api/events/<slug:slug>/changes/", api.change_list, name="api-changes"),
+    # After the API's routes: whatever else is asked under api/ is a JSON 404.
+    re_path(r"^api/", api.no_such_address, name=api.NO_SUCH_ADDRESS),
     path("admin/", admin.site.urls),
 ]
+
+# JSON under /api/, Django's own pages elsewhere (with DEBUG off; 404s under /api/ are the
+# route above's, with DEBUG on too).
+handler400 = api.bad_request
+handler500 = api.server_error

@@ -1,10 +1,13 @@
-"""The JSON API of DESIGN.md. Errors are {"error": reason} with a 4xx status, never a 500."""
+"""The JSON API of DESIGN.md. Errors are {"error": reason} with a 4xx status, never a 500;
+every answer under /api/ is JSON, a 500 all the same included (server_error)."""
 
 from functools import wraps
 
 import orjson
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
+from django.urls import resolve
+from django.views import defaults
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
@@ -61,11 +64,50 @@ def json_api(view):
     return wrapper
 
 
-@require_GET
+@json_api
 def openapi(request: HttpRequest) -> HttpResponse:
     """This API's OpenAPI document, for integrators and their tools."""
     document = (settings.BASE_DIR / "docs" / "openapi.yaml").read_bytes()
     return HttpResponse(document, content_type="application/yaml")
+
+
+# The name of no_such_address's route, which takes what the API's routes do not.
+NO_SUCH_ADDRESS = "api-no-such-address"
+
+
+@csrf_exempt
+def no_such_address(request: HttpRequest) -> HttpResponse:
+    """Whatever path under /api/ no other route takes, with any method: a JSON 404, not
+    Django's HTML page (nor, with DEBUG on, its debug page). An address spelt without its
+    trailing slash gets one too, not CommonMiddleware's redirect (APPEND_SLASH): a page of
+    the API has one address, and a client that follows redirects would never learn that
+    it asks for another; the reason names the right one."""
+    slashed = f"{request.path_info}/"
+    if not request.path_info.endswith("/") and resolve(slashed).url_name != NO_SUCH_ADDRESS:
+        return error(f"no such address: the address ends in a slash, {request.path}/", status=404)
+    return error("no such address: the API's addresses are in /api/openapi.yaml", status=404)
+
+
+def under_api(request: HttpRequest) -> bool:
+    return request.path_info.startswith("/api/")
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """handler400: Django refused the request before any view read it (a SuspiciousOperation:
+    a Host this site does not serve, more parameters than DATA_UPLOAD_MAX_NUMBER_FIELDS).
+    In JSON under /api/; the pages keep Django's page. Like it, the reason tells nothing
+    of the exception, whose message may name the site's settings."""
+    if under_api(request):
+        return error("refused: a Host this site does not serve, or too many parameters")
+    return defaults.bad_request(request, exception)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """handler500 (with DEBUG off): in JSON under /api/, which never means to answer one;
+    the pages keep Django's page."""
+    if under_api(request):
+        return error("the server failed to answer: the fault is ours, and logged", status=500)
+    return defaults.server_error(request)
 
 
 @require_GET
