@@ -163,7 +163,7 @@ CACHES = caches(REDIS_URL)
 # How often a reader whose websocket cannot connect asks for changes instead.
 LIVE_POLL_SECONDS = env_int("LIVE_POLL_SECONDS", 15)
 # How often connected readers are told the revision (and each process renews its
-# channel-layer subscriptions); DESIGN.md promises every 20 to 30 seconds.
+# channel-layer subscriptions); docs/api.md promises every 20 to 30 seconds.
 LIVE_HEARTBEAT_SECONDS = env_int("LIVE_HEARTBEAT_SECONDS", 25)
 
 # Rate limits per client address (updates/ratelimit.py), shared by every process through

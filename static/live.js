@@ -20,7 +20,7 @@
   var RECONNECT_BASE_MS = 1000;
   var RECONNECT_CAP_MS = 30000;
   var POLL_MS = config.pollSeconds * 1000;
-  // The server sends a heartbeat every 20 to 30 s (DESIGN.md); the page learns the
+  // The server sends a heartbeat every 20 to 30 s (docs/api.md); the page learns the
   // actual interval from the gap between two heartbeats on one socket.
   var HEARTBEAT_MAX_MS = 30000;
   // A socket with no frame for this many heartbeats is dead, even if the browser

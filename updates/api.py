@@ -1,4 +1,4 @@
-"""The JSON API of DESIGN.md. Errors are {"error": reason} with a 4xx status, never a 500;
+"""The JSON API of docs/api.md. Errors are {"error": reason} with a 4xx status, never a 500;
 every answer under /api/ is JSON, a 500 all the same included (server_error)."""
 
 from functools import wraps
@@ -112,8 +112,9 @@ def server_error(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def health(request: HttpRequest) -> HttpResponse:
-    """For the proxy's health check (which also starts a new process's jobs, see
-    liveblog/asgi.py), and the trivial view the HTTP benchmark measures against."""
+    """For the proxy's health check and the unit's start-up request (which also starts a
+    new Daphne process's jobs, see liveblog/asgi.py), and the trivial view the HTTP
+    benchmark measures against."""
     return json_response({"status": "ok"})
 
 

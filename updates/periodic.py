@@ -1,8 +1,9 @@
 """Jobs each process runs every few seconds, in its event loop, started on first use.
 
 Daphne has no start-up hook for the application (no ASGI lifespan), so the first
-connection to a process starts its jobs (see liveblog/asgi.py); a proxy's health
-check does that as soon as a process is up.
+connection to a process starts its jobs (see liveblog/asgi.py); in production the
+unit's start-up request for /healthz does that as soon as a process is up
+(deploy/liveblog-daphne@.service).
 """
 
 import asyncio

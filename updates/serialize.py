@@ -52,7 +52,7 @@ class EventDict(TypedDict):
 
 
 def isoformat(value: datetime) -> str:
-    """ISO 8601 in UTC with a Z, as DESIGN.md promises."""
+    """ISO 8601 in UTC with a Z, as docs/api.md promises."""
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
