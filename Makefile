@@ -2,8 +2,9 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+LOWEST := .venv-lowest
 
-.PHONY: run test bench lint format migrations-check
+.PHONY: run test test-lowest bench lint format migrations-check
 
 run: $(VENV)/.run-installed
 	$(BIN)/python manage.py migrate --noinput
@@ -14,6 +15,11 @@ run: $(VENV)/.run-installed
 
 test: $(VENV)/.test-installed
 	$(BIN)/python -m pytest
+
+# The quick loop against the lowest version pyproject.toml allows of each direct
+# dependency (theirs at the newest), so that every lower bound there is one that works.
+test-lowest: $(LOWEST)/.installed
+	$(LOWEST)/bin/python -m pytest -m "not browser and not faults and not load"
 
 # Fan-out to 500 and 2,000 readers through one Daphne process, against a bare
 # websockets broadcast; needs Redis (see bench/README.md).
@@ -44,3 +50,15 @@ $(VENV)/.run-installed: pyproject.toml $(VENV)/.created
 $(VENV)/.test-installed: pyproject.toml $(VENV)/.created
 	$(BIN)/python -m pip install -q -e '.[test]'
 	touch $@ $(VENV)/.run-installed
+
+# Made anew whenever pyproject.toml changes: installing over the old set would keep
+# every version that still satisfies it, not the lowest.
+$(LOWEST)/.installed: pyproject.toml $(VENV)/.uv-installed
+	rm -rf $(LOWEST)
+	$(PYTHON) -m venv --without-pip $(LOWEST)
+	$(BIN)/uv pip install -q --python $(LOWEST)/bin/python --resolution lowest-direct -e '.[test]'
+	touch $@
+
+$(VENV)/.uv-installed: $(VENV)/.created
+	$(BIN)/python -m pip install -q uv
+	touch $@
