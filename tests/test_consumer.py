@@ -6,7 +6,7 @@ from channels.testing import WebsocketCommunicator
 from django.db.models import F
 
 from liveblog.asgi import application
-from updates import joining
+from updates import cache_keys, joining
 from updates.models import Event
 from updates.services import entry_delete, entry_publish, entry_update, event_update
 
@@ -399,7 +399,7 @@ async def test_the_desk_counts_the_readers_connected_now(channel_layer, settings
         settings.REDIS_URL = settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"][0]["address"]
         # Other test runs' processes may have counted readers of an event with this id.
         with redis.Redis.from_url(settings.REDIS_URL) as client:
-            client.delete(f"liveblog:readers:{event.pk}")
+            client.delete(cache_keys.readers(event.pk))
     else:
         settings.REDIS_URL = ""
     readers = [await connected_reader() for _ in range(3)]

@@ -14,15 +14,11 @@ import redis
 import redis.asyncio
 from django.conf import settings
 
-from updates import delivery
+from updates import cache_keys, delivery
 
 PRESENCE_SECONDS = 5.0
 PRESENCE_STALE_SECONDS = 3 * PRESENCE_SECONDS
 _PROCESS = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
-
-
-def _key(event_id: int) -> str:
-    return f"liveblog:readers:{event_id}"
 
 
 async def report() -> None:
@@ -34,8 +30,8 @@ async def report() -> None:
     try:
         async with client.pipeline(transaction=False) as pipe:
             for event_id, count in delivery.local_reader_counts().items():
-                pipe.hset(_key(event_id), _PROCESS, f"{count}:{now}")
-                pipe.expire(_key(event_id), int(PRESENCE_STALE_SECONDS) * 2)
+                pipe.hset(cache_keys.readers(event_id), _PROCESS, f"{count}:{now}")
+                pipe.expire(cache_keys.readers(event_id), int(PRESENCE_STALE_SECONDS) * 2)
             await pipe.execute()
     finally:
         await client.aclose()
@@ -46,7 +42,7 @@ def readers_now(event_id: int) -> int:
         return delivery.local_reader_counts_everywhere().get(event_id, 0)
     client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2)
     try:
-        fields = client.hgetall(_key(event_id))
+        fields = client.hgetall(cache_keys.readers(event_id))
     finally:
         client.close()
     fresh_after = time.time() - PRESENCE_STALE_SECONDS

@@ -26,6 +26,7 @@ from django.dispatch import receiver
 from django.http import HttpRequest
 
 from liveblog.layers import RedisCache
+from updates import cache_keys
 
 logger = logging.getLogger(__name__)
 
@@ -103,8 +104,7 @@ def rate_limited(name: str, *, address: str, per_minute: int) -> int | None:
         return None
     now = time.time()
     window = int(now // WINDOW_SECONDS)
-    # The limit is in the key, so a changed limit starts a fresh count.
-    key = f"liveblog:ratelimit:{name}:{per_minute}:{address}:{window}"
+    key = cache_keys.rate_limit(name, per_minute=per_minute, address=address, window=window)
     try:
         count = _count(key)
     except Exception as error:

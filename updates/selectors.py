@@ -13,6 +13,7 @@ from django.db import connection
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
+from updates import cache_keys
 from updates.models import Entry, Event
 
 logger = logging.getLogger(__name__)
@@ -88,12 +89,11 @@ def cached_at_revision[T](
     """What `build` gives for the event as of its revision, built once per revision.
 
     Every change readers can see takes a new revision, so a cached answer is never
-    stale: a crowd arriving at once costs one build. The key also holds the event's
-    creation time, so a database started afresh never meets an old answer. A cache
-    that fails is skipped, not waited for; what `build` raises is the caller's, and
-    nothing is kept.
+    stale: a crowd arriving at once costs one build (the key: cache_keys.at_revision).
+    A cache that fails is skipped, not waited for; what `build` raises is the caller's,
+    and nothing is kept.
     """
-    key = f"liveblog:{name}:{event.pk}:{event.created_at.timestamp()}:{event.revision}"
+    key = cache_keys.at_revision(event, name)
     try:
         cached = cache.get(key)
     except Exception:

@@ -8,6 +8,7 @@ import orjson
 from django.core.cache import cache
 from django.template.loader import render_to_string
 
+from updates import cache_keys
 from updates.models import Entry, Event
 from updates.selectors import EntryPage, cached_at_revision, entry_changes_since
 
@@ -79,24 +80,12 @@ def entry_to_dict(entry: Entry) -> EntryDict:
     }
 
 
-def entry_json_key(entry: Entry) -> str:
-    """Names the entry exactly as readers would see it: every save takes a new version,
-    the permalink holds the event's slug, and the event's creation time tells a database
-    started afresh (whose ids begin again) from the one an old answer came from. Needs
-    entry.event loaded."""
-    event = entry.event
-    return (
-        f"liveblog:entry-json:{event.pk}:{event.created_at.timestamp()}:{event.slug}:"
-        f"{entry.pk}:{entry.version}:{entry.revision}"
-    )
-
-
 def entries_json(entries: list[Entry]) -> list[orjson.Fragment]:
     """Each entry as orjson encodes entry_to_dict(), rendered once per version of the entry
     whichever page it is on: one get_many for the lot, and one set_many for those the
     cache lacked. Rendering a card is most of what a page costs; a cache that fails is
     skipped, not waited for."""
-    keyed = {entry_json_key(entry): entry for entry in entries}
+    keyed = {cache_keys.entry_json(entry): entry for entry in entries}
     try:
         cached = cache.get_many(keyed)
     except Exception:

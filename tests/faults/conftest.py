@@ -33,6 +33,7 @@ from tests.browser.conftest import (  # noqa: F401  (fixtures used by the fault 
 )
 from tests.browser.pages import DESKTOP, SLUG, Reader
 from tests.servers import free_port, wait_for
+from updates import cache_keys
 
 REDIS_START_SECONDS = 10.0
 REDIS_STOP_SECONDS = 5.0
@@ -160,7 +161,7 @@ def readers_reported(redis_server: RedisServer, event_id: int, pid: int) -> int 
     """The reader count the Daphne process `pid` last wrote for the event (presence.py),
     or None if it has written none."""
     with redis_server.client() as client:
-        fields = client.hgetall(f"liveblog:readers:{event_id}")
+        fields = client.hgetall(cache_keys.readers(event_id))
     for field, value in fields.items():
         if field.decode().startswith(f"{pid}-"):
             return int(value.decode().partition(":")[0])
