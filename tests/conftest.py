@@ -23,7 +23,7 @@ from tests.servers import (
     free_port,
     wait_for,
 )
-from updates.api import held_pages
+from updates.answers import held_pages
 from updates.models import Entry, Event, JournalistProfile
 from updates.roles import groups_create
 from updates.services import entry_publish, event_create

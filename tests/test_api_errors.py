@@ -78,7 +78,9 @@ def fail(**kwargs):
     "url", ["/api/events/harbourside/", ENTRIES_URL, "/api/events/harbourside/changes/?since=0"]
 )
 def test_a_bug_in_the_api_is_a_json_500(client, event, monkeypatch, url):
+    # The event's lookup: the views' own, and the one the entries' pages are composed with.
     monkeypatch.setattr("updates.api.event_get", fail)
+    monkeypatch.setattr("updates.answers.event_get", fail)
     client.raise_request_exception = False
     reason = assert_json_error(client.get(url), 500)
     assert "a bug" not in reason  # nothing of the exception leaks

@@ -5,23 +5,18 @@ from functools import wraps
 
 import orjson
 from django.conf import settings
-from django.http import Http404, HttpRequest, HttpResponse, QueryDict
+from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import resolve
 from django.views import defaults
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
-from updates.forms import ChangesForm, EntryPageForm, first_error, min_revision_asked
-from updates.held_pages import HELD_SECONDS, HeldPages
-from updates.models import Event
+from updates.answers import BadQuery, changes_json, entry_page_body
+from updates.forms import ChangesForm, first_error
+from updates.held_pages import HELD_SECONDS
 from updates.ratelimit import rate_limited, request_client_address
-from updates.selectors import cached_at_revision, entry_page, event_get
-from updates.serialize import changes_json, entry_page_json, event_to_dict
-
-# A page is worth keeping only while its revision is the event's latest, and a busy event
-# leaves many pages behind each change (one per cursor asked for): a minute bounds what
-# they hold in Redis, and costs a quiet event one build a minute per page.
-PAGE_CACHE_SECONDS = 60
+from updates.selectors import event_get
+from updates.serialize import event_to_dict
 
 
 def json_response(data: dict, status: int = 200) -> HttpResponse:
@@ -135,68 +130,6 @@ def entry_list(request: HttpRequest, slug: str) -> HttpResponse:
         # asks it, so a CDN or the browser may keep it as long as this process would.
         response["Cache-Control"] = f"public, max-age={HELD_SECONDS}"
     return response
-
-
-class BadQuery(ValueError):
-    """A query string the API refuses; the message is the reason a client reads."""
-
-
-# This process's "Load more" pages, for readers who say which revision they show.
-held_pages = HeldPages()
-
-
-def entry_page_body(slug: str, query: QueryDict) -> tuple[bytes, bool]:
-    """The encoded page `query` asks for, and whether the answer is right for anyone who
-    asks the same URL (a page after a cursor, for a given min_revision). Raises BadQuery.
-
-    The nearest copy that is new enough: held in this process for a page that says its
-    revision (updates/held_pages.py), then the page cached for the event's revision,
-    then built. Both are looked up before the rest of the query is validated, so that a
-    repeated page (and the first page every reader's script asks for after a reset) is
-    no page query, and for a held page not even the event's; only a page whose query
-    passed is ever kept, and a cursor this site did not sign is never looked up.
-    """
-    try:
-        min_revision = min_revision_asked(query)
-    except ValueError as reason:
-        raise BadQuery(str(reason)) from reason
-    page_asked = EntryPageForm.page_asked(query)
-    held_key = (slug, page_asked) if page_asked and page_asked.after_cursor else None
-    if held_key and min_revision is not None:
-        body = held_pages.get(held_key, min_revision=min_revision)
-        if body is not None:
-            return body, True
-    event = event_get(slug=slug)
-    if page_asked is None:
-        return entry_page_built(event, query), False  # raises BadQuery for the cursor
-    body = cached_at_revision(
-        event,
-        f"api-page-{page_asked.digest()}",
-        lambda: entry_page_built(event, query),
-        seconds=PAGE_CACHE_SECONDS,
-    )
-    if held_key is None:
-        return body, False
-    held_pages.hold(held_key, revision=event.revision, body=body)
-    # Not for a min_revision the event has not reached (a page from another database).
-    return body, min_revision is not None and event.revision >= min_revision
-
-
-def entry_page_built(event: Event, query: QueryDict) -> bytes:
-    form = EntryPageForm(query)
-    if not form.is_valid():
-        raise BadQuery(first_error(form))
-    data = form.cleaned_data
-    try:
-        page = entry_page(
-            event=event,
-            cursor=data["cursor"],
-            oldest_first=data["oldest_first"],
-            limit=data["limit"],
-        )
-    except ValueError as reason:
-        raise BadQuery(f"cursor: {reason}") from reason
-    return entry_page_json(page, revision=event.revision)
 
 
 @json_api

@@ -17,7 +17,7 @@ def encode(message: dict) -> str:
 
 
 def hello_frame(revision: int, *, catch_up: bytes | None = None) -> str:
-    """catch_up: what the reader missed, as changes/ encodes it (serialize.changes_json)."""
+    """catch_up: what the reader missed, as changes/ encodes it (answers.changes_json)."""
     message: dict = {"type": "hello", "revision": revision}
     if catch_up is not None:
         message["catch_up"] = orjson.Fragment(catch_up)

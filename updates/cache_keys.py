@@ -26,7 +26,7 @@ from updates.models import Entry, Event
 # What the cached answers are made by: their templates as Django finds them (a site's own
 # copy included), and the modules that compose them.
 RENDERING_TEMPLATES = ("updates/_entry.html", "updates/_live_body.html")
-RENDERING_MODULES = ("serialize.py", "selectors.py", "views.py", "api.py")
+RENDERING_MODULES = ("serialize.py", "answers.py", "selectors.py", "views.py", "api.py")
 
 
 @functools.cache
@@ -58,7 +58,7 @@ def _event(event: Event) -> str:
 
 
 def at_revision(event: Event, name: str) -> str:
-    """An answer about the event as of its revision (selectors.cached_at_revision)."""
+    """An answer about the event as of its revision (answers.cached_at_revision)."""
     return f"liveblog:{release()}:{name}:{_event(event)}:{event.revision}"
 
 

@@ -24,8 +24,8 @@ from datetime import datetime
 from channels.db import database_sync_to_async
 
 from updates import broadcast, delivery
+from updates.answers import changes_json
 from updates.models import Event
-from updates.serialize import changes_json
 
 # Answers kept for readers still to come: one per `since` a crowd comes back with.
 CATCH_UPS_KEPT = 64

@@ -1,27 +1,19 @@
 """Every read for pages, the API and the websocket, with the fixed queries each takes."""
 
 import functools
-import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
 from django.core import signing
-from django.core.cache import cache
 from django.db import connection
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
-from updates import cache_keys
 from updates.models import Entry, Event
-
-logger = logging.getLogger(__name__)
 
 CHANGES_LIMIT = 500
 PAGE_SIZE = 20
-# A revision's pages never change; this only bounds how long unused ones are kept.
-CACHE_SECONDS = 600
 _CURSOR_SALT = "updates.entry_page"
 
 
@@ -81,32 +73,6 @@ class Changes:
     revision: int
     entries: list[Entry]
     reset: bool
-
-
-def cached_at_revision[T](
-    event: Event, name: str, build: Callable[[], T], *, seconds: int = CACHE_SECONDS
-) -> T:
-    """What `build` gives for the event as of its revision, built once per revision.
-
-    Every change readers can see takes a new revision, so a cached answer is never
-    stale: a crowd arriving at once costs one build (the key: cache_keys.at_revision).
-    A cache that fails is skipped, not waited for; what `build` raises is the caller's,
-    and nothing is kept.
-    """
-    key = cache_keys.at_revision(event, name)
-    try:
-        cached = cache.get(key)
-    except Exception:
-        logger.warning("Cache unavailable; building %s without it", name, exc_info=True)
-        return build()
-    if cached is not None:
-        return cached
-    built = build()
-    try:
-        cache.add(key, built, seconds)
-    except Exception:
-        logger.warning("Cache unavailable; %s not kept", name, exc_info=True)
-    return built
 
 
 def event_list() -> list[Event]:

@@ -1,22 +1,11 @@
 """The one shape of events and entries on the wire: the API, the websocket and the page."""
 
-import logging
 from datetime import UTC, datetime
 from typing import TypedDict
 
-import orjson
-from django.core.cache import cache
 from django.template.loader import render_to_string
 
-from updates import cache_keys
 from updates.models import Entry, Event
-from updates.selectors import EntryPage, cached_at_revision, entry_changes_since
-
-logger = logging.getLogger(__name__)
-
-# An entry's encoding never changes (its key names its version); this only bounds how
-# long entries nobody pages to are kept.
-ENTRY_JSON_CACHE_SECONDS = 600
 
 
 class EntryDict(TypedDict):
@@ -80,39 +69,6 @@ def entry_to_dict(entry: Entry) -> EntryDict:
     }
 
 
-def entries_json(entries: list[Entry]) -> list[orjson.Fragment]:
-    """Each entry as orjson encodes entry_to_dict(), rendered once per version of the entry
-    whichever page it is on: one get_many for the lot, and one set_many for those the
-    cache lacked. Rendering a card is most of what a page costs; a cache that fails is
-    skipped, not waited for."""
-    keyed = {cache_keys.entry_json(entry): entry for entry in entries}
-    try:
-        cached = cache.get_many(keyed)
-    except Exception:
-        logger.warning("Cache unavailable; rendering entries without it", exc_info=True)
-        cached = {}
-    rendered = {
-        key: orjson.dumps(entry_to_dict(entry)) for key, entry in keyed.items() if key not in cached
-    }
-    if rendered:
-        try:
-            cache.set_many(rendered, ENTRY_JSON_CACHE_SECONDS)
-        except Exception:
-            logger.warning("Cache unavailable; entries not kept", exc_info=True)
-    return [orjson.Fragment(cached[key] if key in cached else rendered[key]) for key in keyed]
-
-
-def entry_page_json(page: EntryPage, *, revision: int) -> bytes:
-    """The API's page of entries, encoded (see docs/api.md)."""
-    return orjson.dumps(
-        {
-            "entries": entries_json(page.entries),
-            "next": page.next.encode() if page.next else None,
-            "revision": revision,
-        }
-    )
-
-
 def tombstone_to_dict(entry: Entry) -> TombstoneDict:
     return {"id": entry.pk, "deleted": True, "revision": entry.revision}
 
@@ -134,24 +90,3 @@ def event_to_dict(event: Event) -> EventDict:
         "updated_at": isoformat(event.updated_at),
         "url": event.get_absolute_url(),
     }
-
-
-def changes_json(event: Event, *, since: int) -> bytes:
-    """What a reader at revision `since` missed, encoded (docs/api.md): the answer of
-    changes/?since= and the catch-up a websocket's hello carries. After a restart or a
-    dropped connection most readers ask with the same `since`: one answer per revision
-    serves them all (bench/storm.py)."""
-
-    def encoded() -> bytes:
-        changes = entry_changes_since(event=event, since=since)
-        data = {
-            "revision": changes.revision,
-            "changes": [change_to_dict(entry) for entry in changes.entries],
-            # Changes to the event itself are not entries: a reader catching up gets its state.
-            "event": event_to_dict(event),
-        }
-        if changes.reset:
-            data["reset"] = True
-        return orjson.dumps(data)
-
-    return cached_at_revision(event, f"api-changes-since-{since}", encoded)

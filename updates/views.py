@@ -8,12 +8,12 @@ from django.urls import reverse
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET
 
+from updates.answers import cached_at_revision
 from updates.forms import EntryPageForm, first_error
 from updates.models import Event
 from updates.selectors import (
     Cursor,
     FirstPage,
-    cached_at_revision,
     entry_get,
     entry_page,
     event_get,

@@ -1,0 +1,176 @@
+"""Answers composed of reads, their encoding and the caches: the API's pages and catch-ups
+(also the hello's), and the cache every answer about an event at one revision goes
+through. Views call these; selectors read and serialize shapes, neither of them caches,
+and the write path (services, broadcast) needs none of this module.
+
+An answer is never stale: each is kept under a key naming the revision or the entry's
+version it was made at (updates/cache_keys.py, docs/caching.md).
+"""
+
+import logging
+from collections.abc import Callable
+
+import orjson
+from django.core.cache import cache
+from django.http import QueryDict
+
+from updates import cache_keys
+from updates.forms import EntryPageForm, first_error, min_revision_asked
+from updates.held_pages import HeldPages
+from updates.models import Entry, Event
+from updates.selectors import EntryPage, entry_changes_since, entry_page, event_get
+from updates.serialize import change_to_dict, entry_to_dict, event_to_dict
+
+logger = logging.getLogger(__name__)
+
+# A revision's pages never change; this only bounds how long unused ones are kept.
+CACHE_SECONDS = 600
+# An entry's encoding never changes (its key names its version); this only bounds how
+# long entries nobody pages to are kept.
+ENTRY_JSON_CACHE_SECONDS = 600
+# A page is worth keeping only while its revision is the event's latest, and a busy event
+# leaves many pages behind each change (one per cursor asked for): a minute bounds what
+# they hold in Redis, and costs a quiet event one build a minute per page.
+PAGE_CACHE_SECONDS = 60
+
+
+def cached_at_revision[T](
+    event: Event, name: str, build: Callable[[], T], *, seconds: int = CACHE_SECONDS
+) -> T:
+    """What `build` gives for the event as of its revision, built once per revision.
+
+    Every change readers can see takes a new revision, so a cached answer is never
+    stale: a crowd arriving at once costs one build (the key: cache_keys.at_revision).
+    A cache that fails is skipped, not waited for; what `build` raises is the caller's,
+    and nothing is kept.
+    """
+    key = cache_keys.at_revision(event, name)
+    try:
+        cached = cache.get(key)
+    except Exception:
+        logger.warning("Cache unavailable; building %s without it", name, exc_info=True)
+        return build()
+    if cached is not None:
+        return cached
+    built = build()
+    try:
+        cache.add(key, built, seconds)
+    except Exception:
+        logger.warning("Cache unavailable; %s not kept", name, exc_info=True)
+    return built
+
+
+def entries_json(entries: list[Entry]) -> list[orjson.Fragment]:
+    """Each entry as orjson encodes entry_to_dict(), rendered once per version of the entry
+    whichever page it is on: one get_many for the lot, and one set_many for those the
+    cache lacked. Rendering a card is most of what a page costs; a cache that fails is
+    skipped, not waited for."""
+    keyed = {cache_keys.entry_json(entry): entry for entry in entries}
+    try:
+        cached = cache.get_many(keyed)
+    except Exception:
+        logger.warning("Cache unavailable; rendering entries without it", exc_info=True)
+        cached = {}
+    rendered = {
+        key: orjson.dumps(entry_to_dict(entry)) for key, entry in keyed.items() if key not in cached
+    }
+    if rendered:
+        try:
+            cache.set_many(rendered, ENTRY_JSON_CACHE_SECONDS)
+        except Exception:
+            logger.warning("Cache unavailable; entries not kept", exc_info=True)
+    return [orjson.Fragment(cached[key] if key in cached else rendered[key]) for key in keyed]
+
+
+def entry_page_json(page: EntryPage, *, revision: int) -> bytes:
+    """The API's page of entries, encoded (see docs/api.md)."""
+    return orjson.dumps(
+        {
+            "entries": entries_json(page.entries),
+            "next": page.next.encode() if page.next else None,
+            "revision": revision,
+        }
+    )
+
+
+def changes_json(event: Event, *, since: int) -> bytes:
+    """What a reader at revision `since` missed, encoded (docs/api.md): the answer of
+    changes/?since= and the catch-up a websocket's hello carries. After a restart or a
+    dropped connection most readers ask with the same `since`: one answer per revision
+    serves them all (bench/storm.py)."""
+
+    def encoded() -> bytes:
+        changes = entry_changes_since(event=event, since=since)
+        data = {
+            "revision": changes.revision,
+            "changes": [change_to_dict(entry) for entry in changes.entries],
+            # Changes to the event itself are not entries: a reader catching up gets its state.
+            "event": event_to_dict(event),
+        }
+        if changes.reset:
+            data["reset"] = True
+        return orjson.dumps(data)
+
+    return cached_at_revision(event, f"api-changes-since-{since}", encoded)
+
+
+class BadQuery(ValueError):
+    """A query string the API refuses; the message is the reason a client reads."""
+
+
+# This process's "Load more" pages, for readers who say which revision they show.
+held_pages = HeldPages()
+
+
+def entry_page_body(slug: str, query: QueryDict) -> tuple[bytes, bool]:
+    """The encoded page `query` asks for, and whether the answer is right for anyone who
+    asks the same URL (a page after a cursor, for a given min_revision). Raises BadQuery.
+
+    The nearest copy that is new enough: held in this process for a page that says its
+    revision (updates/held_pages.py), then the page cached for the event's revision,
+    then built. Both are looked up before the rest of the query is validated, so that a
+    repeated page (and the first page every reader's script asks for after a reset) is
+    no page query, and for a held page not even the event's; only a page whose query
+    passed is ever kept, and a cursor this site did not sign is never looked up.
+    """
+    try:
+        min_revision = min_revision_asked(query)
+    except ValueError as reason:
+        raise BadQuery(str(reason)) from reason
+    page_asked = EntryPageForm.page_asked(query)
+    held_key = (slug, page_asked) if page_asked and page_asked.after_cursor else None
+    if held_key and min_revision is not None:
+        body = held_pages.get(held_key, min_revision=min_revision)
+        if body is not None:
+            return body, True
+    event = event_get(slug=slug)
+    if page_asked is None:
+        return entry_page_built(event, query), False  # raises BadQuery for the cursor
+    body = cached_at_revision(
+        event,
+        f"api-page-{page_asked.digest()}",
+        lambda: entry_page_built(event, query),
+        seconds=PAGE_CACHE_SECONDS,
+    )
+    if held_key is None:
+        return body, False
+    held_pages.hold(held_key, revision=event.revision, body=body)
+    # Not for a min_revision the event has not reached (a page from another database).
+    return body, min_revision is not None and event.revision >= min_revision
+
+
+def entry_page_built(event: Event, query: QueryDict) -> bytes:
+    form = EntryPageForm(query)
+    if not form.is_valid():
+        raise BadQuery(first_error(form))
+    data = form.cleaned_data
+    try:
+        page = entry_page(
+            event=event,
+            cursor=data["cursor"],
+            oldest_first=data["oldest_first"],
+            limit=data["limit"],
+        )
+    except ValueError as reason:
+        raise BadQuery(f"cursor: {reason}") from reason
+    return entry_page_json(page, revision=event.revision)
