@@ -3,6 +3,7 @@ from datetime import UTC, datetime
 import pytest
 from django.test import Client
 
+from updates.entry_actions import ENTRY_ACTIONS
 from updates.models import Entry, EntryChange, Event
 
 ADD_URL = "/admin/updates/entry/add/"
@@ -302,3 +303,28 @@ def test_the_migrations_give_each_role_exactly_its_permissions(db, group, allowe
 
     codenames = set(Group.objects.get(name=group).permissions.values_list("codename", flat=True))
     assert codenames == allowed
+
+
+def list_actions(client: Client) -> set[str]:
+    choices = client.get(LIST_URL).context["action_form"].fields["action"].choices
+    return {name for name, _ in choices if name}
+
+
+def test_the_list_offers_the_desks_one_click_actions_each_to_whom_may_take_it(
+    journalist_client, editor
+):
+    desk_only = {"delete"}  # the list has Django's, with its confirmation page
+    everyone = set(ENTRY_ACTIONS) - desk_only
+    assert list_actions(journalist_client) == {"key", "unkey", "publish"}
+    journalist_client.force_login(editor)
+    assert list_actions(journalist_client) == everyone | {"delete_selected"}
+
+
+def test_a_journalist_marks_key_events_and_publishes_drafts_from_the_list(
+    journalist_client, make_entry
+):
+    draft = make_entry(draft=True)
+    for action in ["key", "publish"]:
+        journalist_client.post(LIST_URL, {"action": action, "_selected_action": [draft.pk]})
+    draft.refresh_from_db()
+    assert (draft.key_event, draft.live) == (True, True)

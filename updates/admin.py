@@ -10,6 +10,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from updates import newsroom
+from updates.entry_actions import ENTRY_ACTIONS
 from updates.models import Entry, EntryChange, Event, JournalistProfile
 from updates.services import (
     ENTRY_EDITABLE_FIELDS,
@@ -17,7 +18,6 @@ from updates.services import (
     default_byline,
     entry_delete,
     entry_publish,
-    entry_restore,
     entry_update,
     event_create,
     event_update,
@@ -76,6 +76,26 @@ def conflict_message(current: Entry) -> str:
     )
 
 
+# The desk's one-click actions (updates/entry_actions.py), on the list's selection too; a
+# delete has the admin's own, with its confirmation page.
+LIST_ACTIONS = ["pin", "unpin", "key", "unkey", "publish", "restore"]
+
+
+def list_action(name: str):
+    action = ENTRY_ACTIONS[name]
+
+    def run(model_admin: admin.ModelAdmin, request: HttpRequest, queryset) -> None:
+        done = [
+            action.run(entry=entry, by=request.user) for entry in queryset if action.offered(entry)
+        ]
+        model_admin.message_user(request, f"{action.label}: {len(done)} entries.", messages.SUCCESS)
+
+    run.__name__ = name
+    # Offered by the admin's has_<x>_permission: "updates.pin_entry" is has_pin_permission.
+    allowed = action.permission.removeprefix("updates.").removesuffix("_entry")
+    return admin.action(description=action.description, permissions=[allowed])(run)
+
+
 class DeletedFilter(admin.SimpleListFilter):
     title = "state"
     parameter_name = "state"
@@ -119,7 +139,7 @@ class EntryAdmin(admin.ModelAdmin):
     list_select_related = ["event"]
     search_fields = ["headline", "body", "byline"]
     date_hierarchy = "published_at"
-    actions = ["pin", "unpin", "restore"]
+    actions = [list_action(name) for name in LIST_ACTIONS]
     inlines = [EntryChangeInline]
 
     @admin.display(description="state")
@@ -190,26 +210,6 @@ class EntryAdmin(admin.ModelAdmin):
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Entry]) -> None:
         for entry in queryset:
             entry_delete(entry=entry, by=request.user)
-
-    @admin.action(description="Pin the selected entries", permissions=["pin"])
-    def pin(self, request: HttpRequest, queryset: QuerySet[Entry]) -> None:
-        self._update_each(request, queryset.filter(deleted_at__isnull=True), {"pinned": True})
-
-    @admin.action(description="Unpin the selected entries", permissions=["pin"])
-    def unpin(self, request: HttpRequest, queryset: QuerySet[Entry]) -> None:
-        self._update_each(request, queryset.filter(deleted_at__isnull=True), {"pinned": False})
-
-    @admin.action(description="Restore the selected deleted entries", permissions=["delete"])
-    def restore(self, request: HttpRequest, queryset: QuerySet[Entry]) -> None:
-        deleted = queryset.filter(deleted_at__isnull=False)
-        restored = [entry_restore(entry=entry, by=request.user) for entry in deleted]
-        self.message_user(request, f"Restored {len(restored)} entries.", messages.SUCCESS)
-
-    def _update_each(self, request: HttpRequest, queryset: QuerySet[Entry], changes: dict) -> None:
-        updated = [
-            entry_update(entry=entry, changes=changes, by=request.user) for entry in queryset
-        ]
-        self.message_user(request, f"Updated {len(updated)} entries.", messages.SUCCESS)
 
 
 @admin.register(Event)

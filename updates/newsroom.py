@@ -19,15 +19,13 @@ from django.views.decorators.http import require_GET, require_POST
 from django_prose_editor.fields import ProseEditorFormField
 
 from updates import presence
+from updates.entry_actions import ENTRY_ACTIONS, entry_actions_offered
 from updates.models import Entry, Event
 from updates.sanitize import sanitize_body
 from updates.serialize import render_entry_card
 from updates.services import (
     default_byline,
-    entry_delete,
     entry_publish,
-    entry_restore,
-    entry_update,
 )
 
 # What the editor offers is what sanitize.py keeps: nothing else can be typed or pasted.
@@ -111,42 +109,26 @@ def desk(request: HttpRequest, event_id: int, admin_context: dict) -> HttpRespon
         "event": event,
         "form": form,
         "media": admin_context.get("media", forms.Media()) + form.media,
-        "entries": Entry.objects.filter(event=event).select_related("event", "author")[
-            :DESK_ENTRIES
+        # Each entry with the buttons of what this journalist may do to it now.
+        "entries": [
+            (entry, entry_actions_offered(entry, request.user))
+            for entry in Entry.objects.filter(event=event).select_related("event", "author")[
+                :DESK_ENTRIES
+            ]
         ],
-        "can_pin": can_pin,
-        "can_delete": request.user.has_perm("updates.delete_entry"),
     }
     status = 400 if request.method == "POST" else 200
     return render(request, "admin/updates/event/desk.html", context, status=status)
 
 
-ACTIONS = {
-    # action: (permission, changes or service)
-    "pin": ("updates.pin_entry", {"pinned": True}),
-    "unpin": ("updates.pin_entry", {"pinned": False}),
-    "key": ("updates.change_entry", {"key_event": True}),
-    "unkey": ("updates.change_entry", {"key_event": False}),
-    "publish": ("updates.change_entry", {"draft": False}),
-    "delete": ("updates.delete_entry", entry_delete),
-    "restore": ("updates.delete_entry", entry_restore),
-}
-
-
 @require_POST
 def entry_action(request: HttpRequest, event_id: int, entry_id: int, action: str) -> HttpResponse:
     event = _event_for(request, event_id)
-    if action not in ACTIONS:
-        raise PermissionDenied
-    permission, change = ACTIONS[action]
-    if not request.user.has_perm(permission):
+    if action not in ENTRY_ACTIONS:
         raise PermissionDenied
     entry = get_object_or_404(Entry, event=event, pk=entry_id)
     try:
-        if callable(change):
-            change(entry=entry, by=request.user)
-        else:
-            entry_update(entry=entry, changes=change, by=request.user)
+        ENTRY_ACTIONS[action].run(entry=entry, by=request.user)
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
     else:
