@@ -133,3 +133,13 @@ def test_readers_cannot_reach_the_desk(client, desk_url):
     response = post(client, desk_url)
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
     assert not Entry.objects.exists()
+
+
+def test_the_desk_and_the_change_form_say_what_the_body_may_hold(
+    journalist_client, desk_url, make_entry
+):
+    entry = make_entry()
+    help_text = "Paragraphs, subheadings, links, emphasis, lists and quotes."
+    assert help_text in journalist_client.get(desk_url).content.decode()
+    change_form = journalist_client.get(f"/admin/updates/entry/{entry.pk}/change/")
+    assert help_text in change_form.content.decode()

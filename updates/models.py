@@ -50,7 +50,7 @@ class EntryQuerySet(models.QuerySet):
 class Entry(models.Model):
     event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="entries")
     headline = models.CharField(max_length=200)
-    body = models.TextField(help_text="Paragraphs, links, emphasis, lists and quotes.")
+    body = models.TextField(help_text="Paragraphs, subheadings, links, emphasis, lists and quotes.")
     byline = models.CharField(
         max_length=200,
         blank=True,

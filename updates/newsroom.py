@@ -47,7 +47,9 @@ logger = logging.getLogger(__name__)
 
 
 def body_field() -> ProseEditorFormField:
-    return ProseEditorFormField(extensions=EDITOR_EXTENSIONS, label="Body")
+    # The model's help text: a form field declared on a form does not take it by itself.
+    help_text = Entry._meta.get_field("body").help_text
+    return ProseEditorFormField(extensions=EDITOR_EXTENSIONS, label="Body", help_text=help_text)
 
 
 class PostForm(forms.Form):

@@ -12,6 +12,8 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name="entry",
             name="body",
-            field=models.TextField(help_text="Paragraphs, links, emphasis, lists and quotes."),
+            field=models.TextField(
+                help_text="Paragraphs, subheadings, links, emphasis, lists and quotes."
+            ),
         ),
     ]
