@@ -24,14 +24,19 @@ def env_bool(name: str, default: bool = False) -> bool:
     raise ImproperlyConfigured(f"{name} must be true or false, not {raw!r}")
 
 
-def env_int(name: str, default: int) -> int:
+def env_int(name: str, default: int, *, within: range | None = None) -> int:
     raw = os.environ.get(name)
     if raw is None:
         return default
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError:
         raise ImproperlyConfigured(f"{name} must be a whole number, not {raw!r}") from None
+    if within is not None and value not in within:
+        raise ImproperlyConfigured(
+            f"{name} must be from {within.start} to {within.stop - 1}, not {value}"
+        )
+    return value
 
 
 def env_list(name: str, default: list[str]) -> list[str]:

@@ -164,7 +164,9 @@ CACHES = caches(REDIS_URL)
 LIVE_POLL_SECONDS = env_int("LIVE_POLL_SECONDS", 15)
 # How often connected readers are told the revision (and each process renews its
 # channel-layer subscriptions); docs/api.md promises every 20 to 30 seconds.
-LIVE_HEARTBEAT_SECONDS = env_int("LIVE_HEARTBEAT_SECONDS", 25)
+# At most 30: a page takes a socket silent for 2.5 heartbeats of at most 30 s for dead
+# (static/live.js), so longer ones would have every page reconnect between two.
+LIVE_HEARTBEAT_SECONDS = env_int("LIVE_HEARTBEAT_SECONDS", 25, within=range(1, 31))
 
 # Rate limits per client address (updates/ratelimit.py), shared by every process through
 # the cache; 0 turns one off (benchmarks from one address). One reader's page asks the API

@@ -5,7 +5,10 @@ someone adds to the code fails this test until .env.example explains it.
 """
 
 import ast
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -128,3 +131,16 @@ Environment="J=x y"
 ExecStart=/bin/sh -c 'for n in $(seq 3); do echo $K ${L} $n; done'
 """
     assert unit_reads(unit) == set("IJKL")
+
+
+def test_a_heartbeat_so_rare_that_pages_take_their_sockets_for_dead_stops_the_start():
+    started = subprocess.run(
+        [sys.executable, "-c", "import liveblog.settings"],
+        cwd=BASE_DIR,
+        env=os.environ | {"LIVE_HEARTBEAT_SECONDS": "45"},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert started.returncode != 0
+    assert "LIVE_HEARTBEAT_SECONDS must be from 1 to 30, not 45" in started.stderr
