@@ -469,7 +469,7 @@ def use_layer_of_this_run() -> None:
     if layer:
         from django.conf import settings
 
-        from liveblog.layers import channel_layers
+        from liveblog.backends import channel_layers
 
         settings.CHANNEL_LAYERS = channel_layers(os.environ["REDIS_URL"], redis_layer=layer)
 

@@ -12,8 +12,8 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
+from liveblog.backends import caches, channel_layers
 from liveblog.env import env_bool, env_int, env_list, env_str
-from liveblog.layers import caches, channel_layers
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 

@@ -12,7 +12,7 @@ from django.core.cache import cache
 from django.core.management import call_command
 from django.db import connection
 
-from liveblog.layers import channel_layers
+from liveblog.backends import channel_layers
 from tests.servers import (
     SECRET_KEY,
     SERVERS,

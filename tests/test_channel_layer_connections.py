@@ -1,7 +1,7 @@
 """What Redis is sent when a change is published from synchronous code (an admin save).
 
 Such a publish runs in a fresh event loop, so on a fresh connection every time, and
-liveblog/layers.py turns off redis-py's CLIENT SETINFO on connect ("driver_info": None),
+liveblog/backends.py turns off redis-py's CLIENT SETINFO on connect ("driver_info": None),
 which cost 0.6 to 1.2 ms of each publish. pyproject.toml's floor for redis-py rests on it.
 
 The commands are read off the wire by a relay between the layer and Redis, not from
@@ -17,7 +17,7 @@ import threading
 import pytest
 import redis
 
-from liveblog.layers import channel_layers
+from liveblog.backends import channel_layers
 
 
 class RecordingRelay:

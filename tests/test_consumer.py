@@ -315,7 +315,7 @@ async def test_an_idle_reader_on_redis_still_gets_changes_after_fifteen_seconds(
     redis_url, settings, event, journalist
 ):
     # redis-py 8's default 5 s socket timeout used to kill idle receives (channels_redis 422).
-    from liveblog.layers import channel_layers
+    from liveblog.backends import channel_layers
 
     settings.CHANNEL_LAYERS = channel_layers(redis_url)
     communicator = await connected_reader()

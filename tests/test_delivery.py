@@ -14,7 +14,7 @@ import redis
 from asgiref.sync import sync_to_async
 from django.utils.module_loading import import_string
 
-from liveblog.layers import channel_layers
+from liveblog.backends import channel_layers
 from tests.servers import free_port, wait_for
 from updates import delivery
 from updates.delivery import Subscription

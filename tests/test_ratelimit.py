@@ -12,7 +12,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from liveblog.asgi import application
-from liveblog.layers import caches
+from liveblog.backends import caches
 from tests.servers import DaphneServer, free_port
 from updates import ratelimit
 from updates.ratelimit import client_address

@@ -30,7 +30,7 @@ from daphne.ws_protocol import WebSocketProtocol as DaphneProtocol
 from twisted.internet.address import IPv4Address
 from twisted.internet.testing import StringTransport
 
-from liveblog.layers import channel_layers
+from liveblog.backends import channel_layers
 from liveblog.server import (
     HANDSHAKE_ONLY,
     LIMITS,

@@ -1,6 +1,6 @@
 """The newsroom. Every save and delete goes through services.py, which numbers the
 change and tells readers once it has committed. Posting happens on each event's desk
-(newsroom.py); the entry form here is for edits, corrections and the history."""
+(desk.py); the entry form here is for edits, corrections and the history."""
 
 from django import forms
 from django.contrib import admin, messages
@@ -9,7 +9,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from updates import newsroom
+from updates import desk
 from updates.entry_actions import ENTRY_ACTIONS
 from updates.models import Entry, EntryChange, Event, JournalistProfile
 from updates.services import (
@@ -43,7 +43,7 @@ def changed_values(form: forms.Form, fields=None) -> dict:
 
 
 class EntryForm(forms.ModelForm):
-    body = newsroom.body_field()
+    body = desk.body_field()
     # The version this editor opened: a save over someone else's newer one is refused.
     opened_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
 
@@ -232,21 +232,17 @@ class EventAdmin(admin.ModelAdmin):
         )
 
     def get_urls(self):
-        def desk(request: HttpRequest, event_id: int) -> HttpResponse:
-            return newsroom.desk(request, event_id, self.admin_site.each_context(request))
+        def desk_page(request: HttpRequest, event_id: int) -> HttpResponse:
+            return desk.page(request, event_id, self.admin_site.each_context(request))
 
         view = self.admin_site.admin_view
         return [
-            path("<int:event_id>/desk/", view(desk), name="updates_event_desk"),
-            path(
-                "<int:event_id>/desk/preview/", view(newsroom.preview), name="updates_event_preview"
-            ),
-            path(
-                "<int:event_id>/desk/readers/", view(newsroom.readers), name="updates_event_readers"
-            ),
+            path("<int:event_id>/desk/", view(desk_page), name="updates_event_desk"),
+            path("<int:event_id>/desk/preview/", view(desk.preview), name="updates_event_preview"),
+            path("<int:event_id>/desk/readers/", view(desk.readers), name="updates_event_readers"),
             path(
                 "<int:event_id>/desk/entries/<int:entry_id>/<str:action>/",
-                view(newsroom.entry_action),
+                view(desk.entry_action),
                 name="updates_event_entry_action",
             ),
             *super().get_urls(),

@@ -25,7 +25,7 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.http import HttpRequest
 
-from liveblog.layers import RedisCache
+from liveblog.backends import RedisCache
 from updates import cache_keys
 
 logger = logging.getLogger(__name__)

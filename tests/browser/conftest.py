@@ -21,7 +21,7 @@ import pytest
 from django.utils import timezone
 from playwright.async_api import Browser, async_playwright, expect
 
-from liveblog.layers import channel_layers
+from liveblog.backends import channel_layers
 from tests.browser.pages import DESKTOP, PHONE, Desk, Newsroom, Reader
 from tests.servers import DaphneServer
 from updates.models import Entry

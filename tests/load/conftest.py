@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from bench import storm
-from liveblog.layers import channel_layers
+from liveblog.backends import channel_layers
 from tests.servers import DaphneServer
 from updates.models import Event
 

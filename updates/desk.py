@@ -84,7 +84,7 @@ def _event_for(request: HttpRequest, event_id: int) -> Event:
     return get_object_or_404(Event, pk=event_id)
 
 
-def desk(request: HttpRequest, event_id: int, admin_context: dict) -> HttpResponse:
+def page(request: HttpRequest, event_id: int, admin_context: dict) -> HttpResponse:
     event = _event_for(request, event_id)
     can_pin = request.user.has_perm("updates.pin_entry")
     if request.method == "POST":

@@ -1,3 +1,6 @@
+"""The back-ends REDIS_URL chooses for the settings: Channels' layer and Django's cache,
+shared through Redis by every process, or without it each process's own memory."""
+
 import redis.connection
 from django.core.cache.backends import redis as django_redis
 
@@ -59,7 +62,7 @@ def caches(redis_url: str) -> dict:
         return {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     return {
         "default": {
-            "BACKEND": "liveblog.layers.RedisCache",
+            "BACKEND": "liveblog.backends.RedisCache",
             "LOCATION": redis_url,
             # A cache that cannot answer quickly is skipped, not waited for.
             "OPTIONS": {"socket_timeout": 1, "socket_connect_timeout": 1},
