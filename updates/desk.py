@@ -23,10 +23,7 @@ from updates.entry_actions import ENTRY_ACTIONS, entry_actions_offered
 from updates.models import Entry, Event
 from updates.sanitize import sanitize_body
 from updates.serialize import render_entry_card
-from updates.services import (
-    default_byline,
-    entry_publish,
-)
+from updates.services import default_byline, entry_publish
 
 # What the editor offers is what sanitize.py keeps: nothing else can be typed or pasted.
 EDITOR_EXTENSIONS = {

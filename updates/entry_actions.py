@@ -18,9 +18,16 @@ class EntryAction:
     label: str  # on the desk's button
     description: str  # in the admin's list of actions
     permission: str
-    offered: Callable[[Entry], bool]
-    changes: dict[str, Any] | None = None  # for entry_update; else service
+    changes: dict[str, Any] | None = None  # made by entry_update; or:
     service: Callable[..., Entry] | None = None
+    offered_when: Callable[[Entry], bool] | None = None  # for a service
+
+    def offered(self, entry: Entry) -> bool:
+        """A change is offered while it would change something of an entry not deleted."""
+        if self.changes is None:
+            return self.offered_when(entry)
+        differs = any(getattr(entry, name) != value for name, value in self.changes.items())
+        return differs and not entry.is_deleted
 
     def run(self, *, entry: Entry, by: AbstractBaseUser) -> Entry:
         """Raises PermissionDenied, or the service's ValidationError."""
@@ -31,59 +38,33 @@ class EntryAction:
         return entry_update(entry=entry, changes=self.changes, by=by)
 
 
-def _kept(entry: Entry) -> bool:
-    return not entry.is_deleted
-
+PIN, CHANGE, DELETE = "updates.pin_entry", "updates.change_entry", "updates.delete_entry"
 
 ENTRY_ACTIONS = {
-    "pin": EntryAction(
-        "Pin",
-        "Pin the selected entries",
-        "updates.pin_entry",
-        offered=lambda entry: _kept(entry) and not entry.pinned,
-        changes={"pinned": True},
-    ),
-    "unpin": EntryAction(
-        "Unpin",
-        "Unpin the selected entries",
-        "updates.pin_entry",
-        offered=lambda entry: _kept(entry) and entry.pinned,
-        changes={"pinned": False},
-    ),
+    "pin": EntryAction("Pin", "Pin the selected entries", PIN, changes={"pinned": True}),
+    "unpin": EntryAction("Unpin", "Unpin the selected entries", PIN, changes={"pinned": False}),
     "key": EntryAction(
-        "Key event",
-        "Mark the selected entries as key events",
-        "updates.change_entry",
-        offered=lambda entry: _kept(entry) and not entry.key_event,
-        changes={"key_event": True},
+        "Key event", "Mark the selected entries as key events", CHANGE, changes={"key_event": True}
     ),
     "unkey": EntryAction(
-        "Not key",
-        "Unmark the selected key events",
-        "updates.change_entry",
-        offered=lambda entry: _kept(entry) and entry.key_event,
-        changes={"key_event": False},
+        "Not key", "Unmark the selected key events", CHANGE, changes={"key_event": False}
     ),
     "publish": EntryAction(
-        "Publish",
-        "Publish the selected drafts",
-        "updates.change_entry",
-        offered=lambda entry: _kept(entry) and entry.draft,
-        changes={"draft": False},
+        "Publish", "Publish the selected drafts", CHANGE, changes={"draft": False}
     ),
     "delete": EntryAction(
         "Delete",
         "Delete the selected entries (kept, for restoring)",
-        "updates.delete_entry",
-        offered=_kept,
+        DELETE,
         service=entry_delete,
+        offered_when=lambda entry: not entry.is_deleted,
     ),
     "restore": EntryAction(
         "Restore",
         "Restore the selected deleted entries",
-        "updates.delete_entry",
-        offered=lambda entry: entry.is_deleted,
+        DELETE,
         service=entry_restore,
+        offered_when=lambda entry: entry.is_deleted,
     ),
 }
 
