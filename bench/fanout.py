@@ -7,6 +7,7 @@
     .venv/bin/python bench/fanout.py --layer core         # another channel layer than the default
     .venv/bin/python bench/fanout.py --tracemalloc        # where Daphne's bytes per reader go
     .venv/bin/python bench/fanout.py --readers 2000 --burst 10 --interval 1  # bursts of 10
+    .venv/bin/python bench/fanout.py --write-docs docs/performance.md  # what make bench runs
 
 Needs Redis (default redis://127.0.0.1:6379/3, whose asgi:group:* keys it deletes first)
 and the `websockets` package (in the `test` extra). Everything listens on 127.0.0.1.
@@ -35,6 +36,8 @@ ratio (liveblog / bare), the server's memory per idle reader (VmRSS with N reade
 VmRSS with none, divided by N), how long entry_publish() blocked its caller, and the CPU
 Daphne burns with N readers connected and nothing published.
 --verbose adds p50/max per publish. Exits 1 if any reader missed any message.
+--write-docs FILE replaces the current figures' table in FILE (bench/figures.py) with this
+run's, if every reader received every message.
 """
 
 import argparse
@@ -59,6 +62,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import figures
 import orjson
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -863,6 +867,12 @@ def main() -> int:
         action="store_true",
         help="Daphne's Python allocations per reader, by file and line (slows handshakes)",
     )
+    parser.add_argument(
+        "--write-docs",
+        type=Path,
+        metavar="FILE",
+        help="replace the current figures' table in FILE (docs/performance.md) with this run's",
+    )
     args = parser.parse_args()
     if args.smoke:
         args.readers, args.publishes = [200], 5
@@ -872,6 +882,15 @@ def main() -> int:
     os.environ["LIVEBLOG_BENCH_INTERVAL"] = str(PUBLISH_INTERVAL_SECONDS)
     if args.publishes < 1 or min(args.readers) < 1 or args.burst < 1:
         parser.error("readers, publishes and burst must be positive")
+    if args.write_docs:
+        # Their latencies are the profiler's: not figures to publish.
+        if args.tracemalloc or args.profile:
+            parser.error("--write-docs measures without --tracemalloc and --profile")
+        # Before minutes of measuring, not after.
+        try:
+            figures.marker_lines(args.write_docs.read_text())
+        except (OSError, ValueError) as error:
+            parser.error(f"--write-docs {args.write_docs}: {error}")
 
     # Daphne inherits this, so it can hold N sockets too.
     raise_fd_limit()
@@ -884,6 +903,7 @@ def main() -> int:
     context = multiprocessing.get_context("spawn")
     begun = time.monotonic()
     complete = True
+    rows: list[tuple[Measurement, Measurement]] = []
     with tempfile.TemporaryDirectory(prefix="liveblog-bench-") as tmp:
         workdir = Path(tmp)
         env = bench_env(f"sqlite:///{workdir / 'bench.sqlite3'}", args.redis_url, args.layer)
@@ -915,6 +935,7 @@ def main() -> int:
             print_row(bare, args.verbose)
             print_summary(live, bare)
             sys.stdout.flush()
+            rows.append((live, bare))
             complete &= live.delivered == live.expected and bare.delivered == bare.expected
         print(
             f"frame: {len(live.example_frame.encode())} bytes; "
@@ -922,7 +943,31 @@ def main() -> int:
         )
     if not complete:
         print("FAILED: some readers missed some messages", file=sys.stderr)
+    if args.write_docs and complete:
+        block = figures.table(
+            rows,
+            command=command_line(sys.argv[1:]),
+            schedule=f"{args.publishes} {what} {PUBLISH_INTERVAL_SECONDS * 1000:.0f} ms apart",
+            machine=figures.machine(args.redis_url, args.write_docs),
+        )
+        figures.write(args.write_docs, block)
+        print(f"wrote the current figures to {args.write_docs}")
+    elif args.write_docs:
+        print(f"{args.write_docs} left as it was: a lost message is a bug, not a figure")
     return 0 if complete else 1
+
+
+def command_line(arguments: list[str]) -> str:
+    """How to measure the same again, without where the table went."""
+    kept, skip = [], False
+    for argument in arguments:
+        if skip or argument.startswith("--write-docs="):
+            skip = False
+        elif argument == "--write-docs":
+            skip = True
+        else:
+            kept.append(argument)
+    return " ".join(["bench/fanout.py", *kept])
 
 
 if __name__ == "__main__":

@@ -1,25 +1,67 @@
-"""The benchmarks run, and every message reaches every reader (small runs)."""
+"""The benchmarks run, and every message reaches every reader (small runs); `make bench`
+rewrites the current figures in docs/performance.md and nothing else of it."""
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-BENCH = Path(__file__).resolve().parent.parent / "bench"
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+PERFORMANCE = ROOT / "docs" / "performance.md"
+BEGIN = b"<!-- current figures:"
+END = b"<!-- end of current figures -->"
 
 
-def smoke_run(script: str, redis_url: str, *, timeout: float) -> str:
-    result = subprocess.run(
-        [sys.executable, str(BENCH / script), "--smoke", "--redis-url", redis_url],
+def bench(script: str, *arguments: str, timeout: float) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(BENCH / script), *arguments],
         capture_output=True,
         text=True,
         timeout=timeout,
     )
+
+
+def smoke_run(script: str, redis_url: str, *arguments: str, timeout: float) -> str:
+    result = bench(script, "--smoke", "--redis-url", redis_url, *arguments, timeout=timeout)
     assert result.returncode == 0, result.stdout + result.stderr
     return result.stdout
 
 
-def test_the_fan_out_benchmark_delivers_every_frame_in_a_smoke_run(redis_url):
-    assert "200  liveblog" in smoke_run("fanout.py", redis_url, timeout=120)
+def around_the_figures(text: bytes) -> tuple[bytes, bytes, bytes]:
+    """Up to the end of the line that opens the figures, the figures, from their end on."""
+    start = text.index(b"\n", text.index(BEGIN)) + 1
+    end = text.index(END)
+    return text[:start], text[start:end], text[end:]
+
+
+def test_the_fan_out_benchmark_delivers_every_frame_and_writes_only_its_figures_in_a_smoke_run(
+    redis_url, tmp_path
+):
+    docs = tmp_path / "performance.md"
+    shutil.copyfile(PERFORMANCE, docs)
+
+    printed = smoke_run("fanout.py", redis_url, "--write-docs", str(docs), timeout=120)
+
+    assert "200  liveblog" in printed
+    head, figures, tail = around_the_figures(docs.read_bytes())
+    original_head, original_figures, original_tail = around_the_figures(PERFORMANCE.read_bytes())
+    assert (head, tail) == (original_head, original_tail)
+    assert figures != original_figures
+    assert b"`bench/fanout.py --smoke --redis-url " in figures
+    assert b"| 200 | 1,000 / 1,000 | " in figures
+
+
+def test_the_fan_out_benchmark_refuses_a_file_without_the_markers_before_measuring(tmp_path):
+    docs = tmp_path / "performance.md"
+    docs.write_bytes(PERFORMANCE.read_bytes().replace(END, b"<!-- end -->"))
+    before = docs.read_bytes()
+
+    result = bench("fanout.py", "--write-docs", str(docs), timeout=30)
+
+    assert result.returncode == 2
+    assert "expected one line '<!-- end of current figures -->', found 0" in result.stderr
+    assert docs.read_bytes() == before
 
 
 def test_the_reconnect_storm_benchmark_brings_every_reader_back_exact_in_a_smoke_run(redis_url):
