@@ -43,8 +43,9 @@ def channel_layers(
                 # No CLIENT SETINFO on connect. A publish from synchronous code (an
                 # admin save, a benchmark) runs in a fresh event loop, so on a fresh
                 # connection, every time; SETINFO made that two more round trips and
-                # reads of redis-py's package metadata: 0.6 to 1.2 ms of the 2.2 to 3.4
-                # a publish took.
+                # reads of redis-py's package metadata, a good part of the publish
+                # (bench/fanout.py prints how long entry_publish() blocks;
+                # tests/test_channel_layer_connections.py holds SETINFO off).
                 "driver_info": None,
             }
         ],
@@ -73,8 +74,9 @@ def caches(redis_url: str) -> dict:
 class RedisCache(django_redis.RedisCache):
     """Django's Redis cache, with one redis.Redis client per connection pool instead of a
     new one for every call: redis-py 8 builds its table of reply callbacks in each
-    client's constructor, which cost more CPU than the GET it was made for (0.15 ms
-    against 0.06 ms here), and a "Load more" request makes two or three calls."""
+    client's constructor, which costs more CPU than the GET it is made for, and a "Load
+    more" request makes two or three calls (bench/reads.py measures that request;
+    docs/performance.md has the figures)."""
 
     def __init__(self, server, params) -> None:
         super().__init__(server, params)
