@@ -21,10 +21,11 @@ test: $(VENV)/.test-installed
 test-lowest: $(LOWEST)/.installed
 	$(LOWEST)/bin/python -m pytest -m "not browser and not faults and not load"
 
-# Fan-out to 500 and 2,000 readers through one Daphne process, against a bare
-# websockets broadcast; needs Redis (see bench/README.md).
+# Fan-out to 500, 2,000 and 5,000 readers through one Daphne process, against a bare
+# websockets broadcast, written into the table at the top of docs/performance.md; needs
+# Redis (see bench/README.md).
 bench: $(VENV)/.test-installed
-	$(BIN)/python bench/fanout.py --readers 500 2000 5000
+	$(BIN)/python bench/fanout.py --readers 500 2000 5000 --write-docs docs/performance.md
 
 lint: $(VENV)/.test-installed
 	$(BIN)/ruff check .
