@@ -16,7 +16,7 @@ def channel_layers(
     """CHANNEL_LAYERS for one process (in memory) or for many sharing Redis.
 
     redis_layer: which channels-redis layer carries the one delivery per process (see
-    updates/delivery.py and docs/performance.md).
+    updates/live/delivery.py and docs/performance.md).
     group_expiry: seconds a process's group membership lasts on the core layer unless
     renewed (each heartbeat renews it).
     """
@@ -51,7 +51,7 @@ def channel_layers(
         ],
     }
     if redis_layer == "core":
-        # Each process receives on one channel (see updates/delivery.py), so its
+        # Each process receives on one channel (see updates/live/delivery.py), so its
         # queue holds a burst of changes to every event it serves.
         config |= {"capacity": 1000, "group_expiry": group_expiry}
     return {"default": {"BACKEND": REDIS_LAYERS[redis_layer], "CONFIG": config}}

@@ -1,6 +1,6 @@
 """WSGI entry for gunicorn: pages, the API and the admin (deploy/README.md).
 
-Daphne keeps the websockets, and with them the per-process jobs (liveblog/asgi.py):
+Daphne keeps the websockets, and with them the per-process jobs (updates/live/process.py):
 nothing here starts the scheduler or the heartbeat.
 """
 

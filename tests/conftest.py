@@ -23,7 +23,7 @@ from tests.servers import (
     free_port,
     wait_for,
 )
-from updates.answers import held_pages
+from updates.live import process, runtime
 from updates.models import Entry, Event, JournalistProfile
 from updates.roles import groups_create
 from updates.services import entry_publish, event_create
@@ -47,10 +47,16 @@ def collected_static() -> None:
 @pytest.fixture(autouse=True)
 def empty_cache() -> None:
     """Every request in the tests comes from 127.0.0.1: one rate-limit budget
-    (updates/ratelimit.py), and cached pages, that must not carry over between tests,
-    nor the pages this process holds (updates/held_pages.py)."""
+    (updates/ratelimit.py), and cached pages, that must not carry over between tests."""
     cache.clear()
-    held_pages.clear()
+
+
+@pytest.fixture(autouse=True)
+def fresh_runtime() -> Iterator[runtime.Runtime]:
+    """A process's state made anew for each test (updates/live/runtime.py): no delivery
+    hub, job, held page, kept catch-up or count carries over; its jobs stop after."""
+    yield runtime.replace()
+    process.stop()
 
 
 @pytest.fixture(scope="session", autouse=True)

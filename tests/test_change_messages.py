@@ -3,7 +3,7 @@
 import orjson
 import pytest
 
-from updates import delivery
+from updates.live import delivery
 from updates.serialize import entry_to_dict
 from updates.services import entry_delete, entry_publish, entry_restore, entry_update
 

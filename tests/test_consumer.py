@@ -6,7 +6,8 @@ from channels.testing import WebsocketCommunicator
 from django.db.models import F
 
 from liveblog.asgi import application
-from updates import cache_keys, joining
+from updates import cache_keys
+from updates.live import joining
 from updates.models import Event
 from updates.services import entry_delete, entry_publish, entry_update, event_update
 
@@ -175,7 +176,7 @@ async def test_readers_joining_once_the_process_has_heard_of_a_change_wait_for_n
 async def test_after_a_lost_change_the_heartbeat_tells_joining_readers_its_revision(
     channel_layer, event, monkeypatch
 ):
-    from updates import heartbeat
+    from updates.live import heartbeat
 
     first = await connected_reader()
     # A change whose message never reached this process (Redis was away).
@@ -327,7 +328,7 @@ async def test_an_idle_reader_on_redis_still_gets_changes_after_fifteen_seconds(
 
 
 async def test_a_heartbeat_tells_readers_the_current_revision(channel_layer, event, journalist):
-    from updates import heartbeat
+    from updates.live import heartbeat
 
     communicator = await connected_reader()
     await publish(event=event, author=journalist, headline="One", body="<p>x</p>")
@@ -391,7 +392,7 @@ async def test_two_journalists_posting_at_once_both_reach_readers_with_distinct_
 
 
 async def test_the_desk_counts_the_readers_connected_now(channel_layer, settings, event):
-    from updates import presence
+    from updates.live import presence
 
     if channel_layer == "redis":
         import redis

@@ -16,8 +16,8 @@ from django.utils.module_loading import import_string
 
 from liveblog.backends import channel_layers
 from tests.servers import free_port, wait_for
-from updates import delivery
-from updates.delivery import Subscription
+from updates.live import delivery
+from updates.live.delivery import Subscription
 from updates.models import Entry
 
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from updates.consumers import since_asked
+from updates.live.consumers import since_asked
 
 NUMBERS = st.one_of(
     st.integers(min_value=-(10**30), max_value=10**30).map(str),

@@ -16,7 +16,7 @@ from django.http import QueryDict
 
 from updates import cache_keys
 from updates.forms import EntryPageForm, first_error, min_revision_asked
-from updates.held_pages import HeldPages
+from updates.live import runtime
 from updates.models import Entry, Event
 from updates.selectors import EntryPage, entry_changes_since, entry_page, event_get
 from updates.serialize import change_to_dict, entry_to_dict, event_to_dict
@@ -118,10 +118,6 @@ class BadQuery(ValueError):
     """A query string the API refuses; the message is the reason a client reads."""
 
 
-# This process's "Load more" pages, for readers who say which revision they show.
-held_pages = HeldPages()
-
-
 def entry_page_body(slug: str, query: QueryDict) -> tuple[bytes, bool]:
     """The encoded page `query` asks for, and whether the answer is right for anyone who
     asks the same URL (a page after a cursor, for a given min_revision). Raises BadQuery.
@@ -140,7 +136,7 @@ def entry_page_body(slug: str, query: QueryDict) -> tuple[bytes, bool]:
     page_asked = EntryPageForm.page_asked(query)
     held_key = (slug, page_asked) if page_asked and page_asked.after_cursor else None
     if held_key and min_revision is not None:
-        body = held_pages.get(held_key, min_revision=min_revision)
+        body = runtime.current().held_pages.get(held_key, min_revision=min_revision)
         if body is not None:
             return body, True
     event = event_get(slug=slug)
@@ -154,7 +150,7 @@ def entry_page_body(slug: str, query: QueryDict) -> tuple[bytes, bool]:
     )
     if held_key is None:
         return body, False
-    held_pages.hold(held_key, revision=event.revision, body=body)
+    runtime.current().held_pages.hold(held_key, revision=event.revision, body=body)
     # Not for a min_revision the event has not reached (a page from another database).
     return body, min_revision is not None and event.revision >= min_revision
 

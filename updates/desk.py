@@ -18,8 +18,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from django_prose_editor.fields import ProseEditorFormField
 
-from updates import presence
 from updates.entry_actions import ENTRY_ACTIONS, entry_actions_offered
+from updates.live import presence
 from updates.models import Entry, Event
 from updates.sanitize import sanitize_body
 from updates.serialize import render_entry_card

@@ -20,7 +20,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from updates import broadcast
+from updates.live import broadcast
 from updates.models import Entry, EntryChange, Event
 
 ENTRY_EDITABLE_FIELDS = frozenset(

@@ -22,7 +22,7 @@ pytestmark = [pytest.mark.faults, pytest.mark.django_db(transaction=True)]
 
 HEARTBEAT_SECONDS = 1
 READERS = 3
-# Publishing gives up after 2 s (updates/delivery.py); the rest is the save itself.
+# Publishing gives up after 2 s (updates/live/delivery.py); the rest is the save itself.
 SAVE_SECONDS = 2.5
 # A heartbeat to reveal the gap, a catch-up request, on a busy machine.
 CONVERGED_SECONDS = 3 * HEARTBEAT_SECONDS + 5.0

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from updates.consumers import LiveConsumer
+from updates.live.consumers import LiveConsumer
 
 websocket_urlpatterns = [
     path("ws/live/<slug:slug>/", LiveConsumer.as_asgi()),

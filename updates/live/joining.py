@@ -1,30 +1,32 @@
-"""What a reader is told on joining an event, with little work on the shared database thread.
+"""A reader joining an event: subscribed, told where it stands, then sent every change.
+
+The consumer asks join() and nothing else; join() asks the process's delivery
+(updates/live/delivery.py), which owns what this process has heard of each event, and
+never the other way round.
 
 After a restart of a Daphne process its readers all come back within seconds, and every
 database query a handshake makes runs on the one thread all the process's readers share
-(database_sync_to_async): that thread, not the handshakes, set how long a storm of 5,000
-readers took to catch up (bench/storm.py). So a join asks the database only for the
+(database_sync_to_async): that thread, not the handshakes, sets how long a reconnect
+storm takes to catch up (bench/storm.py). So a join asks the database only for the
 event (a lookup shared by the readers who arrive while it is under way):
 
 - its revision comes from the process's delivery, which has heard of every change since
-  it subscribed (updates/delivery.py); only the first reader, or one that has seen a
-  newer revision than the process heard of, waits for a read;
+  it subscribed; only the first reader, or one that has seen a newer revision than the
+  process heard of, waits for a read;
 - a reader that says what it has (?since=R on the socket's URL) gets what it missed in
   its hello, the answer changes/?since=R would give: built once per revision and `since`
   and shared by the crowd, instead of one HTTP request per reader.
 """
 
 import asyncio
-import weakref
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 from channels.db import database_sync_to_async
 
-from updates import broadcast, delivery
 from updates.answers import changes_json
+from updates.live import broadcast, delivery, runtime
 from updates.models import Event
 
 # Answers kept for readers still to come: one per `since` a crowd comes back with.
@@ -49,6 +51,23 @@ async def event_to_join(slug: str) -> EventToJoin | None:
 def _find_event(slug: str) -> EventToJoin | None:
     found = Event.objects.filter(slug=slug).values_list("pk", "status", "created_at").first()
     return EventToJoin(*found) if found else None
+
+
+async def join(
+    event: EventToJoin, *, since: int | None, send: delivery.SendFrame
+) -> delivery.Subscription:
+    """Subscribe a reader to the event, send it its hello, then every later change."""
+    # Subscribed before the revision is learnt: a change committed in between is held by
+    # the subscription and sent after the hello, so none is missed.
+    subscription = await delivery.subscribe(event.id, send)
+    try:
+        frame, revision = await hello(event, since=since)
+        await send(frame)
+        await subscription.start(after_revision=revision)
+    except BaseException:
+        await subscription.close()
+        raise
+    return subscription
 
 
 async def hello(event: EventToJoin, *, since: int | None) -> tuple[str, int]:
@@ -85,16 +104,14 @@ async def _revision(event_id: int, *, at_least: int) -> int:
     return known
 
 
-_catch_ups: OrderedDict[tuple, tuple[int, bytes]] = OrderedDict()
-
-
 async def _catch_up(event: EventToJoin, since: int, revision: int) -> tuple[int, bytes]:
+    kept = runtime.current().catch_ups
     key = (event.id, event.created_at, since, revision)
-    if key not in _catch_ups:
-        _catch_ups[key] = await _once(key, lambda: _build_catch_up(event.id, since))
-        while len(_catch_ups) > CATCH_UPS_KEPT:
-            _catch_ups.popitem(last=False)
-    return _catch_ups[key]
+    if key not in kept:
+        kept[key] = await _once(key, lambda: _build_catch_up(event.id, since))
+        while len(kept) > CATCH_UPS_KEPT:
+            kept.popitem(last=False)
+    return kept[key]
 
 
 @database_sync_to_async
@@ -105,15 +122,10 @@ def _build_catch_up(event_id: int, since: int) -> tuple[int, bytes]:
     return event.revision, changes_json(event, since=since)
 
 
-_in_flight: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict]" = (
-    weakref.WeakKeyDictionary()
-)
-
-
 async def _once[T](key: tuple, call: Callable[[], Awaitable[T]]) -> T:
     """call()'s result; readers that ask while a call with the same key is under way in
     this event loop wait for that one instead of queueing their own."""
-    running = _in_flight.setdefault(asyncio.get_running_loop(), {})
+    running = runtime.current().calls_under_way.setdefault(asyncio.get_running_loop(), {})
     call_under_way = running.get(key)
     # A finished call may still be here: its callback waits for the loop to turn.
     if call_under_way is None or call_under_way.done():

@@ -5,8 +5,9 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.http import QueryDict
 
-from updates import delivery, joining
 from updates.forms import ChangesForm, first_error
+from updates.live import joining, process
+from updates.live.delivery import Subscription
 from updates.models import Event
 from updates.ratelimit import rate_limited, scope_client_address
 
@@ -37,9 +38,9 @@ def since_asked(scope: dict) -> int | None:
 class LiveConsumer(AsyncWebsocketConsumer):
     """A reader of one event: receives changes, sends nothing that changes anything."""
 
-    subscription: delivery.Subscription | None = None
+    subscription: Subscription | None = None
     # No channel of its own on the layer: changes come through the process's one
-    # delivery (updates/delivery.py). A channel per reader would cost a queue, a pending
+    # delivery (updates/live/delivery.py). A channel per reader would cost a queue, a pending
     # receive and a task per reader for messages that never come (docs/performance.md).
     channel_layer_alias = None
 
@@ -68,6 +69,9 @@ class LiveConsumer(AsyncWebsocketConsumer):
         await handler(message)
 
     async def connect(self) -> None:
+        # Under a server that sends no lifespan events (stock Daphne), the process's jobs
+        # start with its first reader (updates/live/process.py).
+        process.start()
         # Accepted first, so that a browser sees the close code (a refused handshake is 1006).
         await self.accept()
         if await _connect_limited(
@@ -85,12 +89,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
             return await self.close(code=NO_SUCH_EVENT)
         if event.status == Event.Status.ENDED:
             return await self.close(code=EVENT_ENDED)
-        # Subscribe before learning the revision: a change committed in between is held
-        # by the subscription and sent after hello, so none is missed.
-        self.subscription = await delivery.subscribe(event.id, self.send)
-        hello, revision = await joining.hello(event, since=since)
-        await self.send(hello)
-        await self.subscription.start(after_revision=revision)
+        self.subscription = await joining.join(event, since=since, send=self.send)
 
     async def receive(self, text_data=None, bytes_data=None) -> None:
         await self.close(code=READER_SENT_A_MESSAGE)

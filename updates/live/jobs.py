@@ -1,31 +1,35 @@
-"""Jobs each process runs every few seconds, in its event loop, started on first use.
+"""Jobs a serving process runs every few seconds, in its event loop.
 
-Daphne has no start-up hook for the application (no ASGI lifespan), so the first
-connection to a process starts its jobs (see liveblog/asgi.py); in production the
-unit's start-up request for /healthz does that as soon as a process is up
-(deploy/liveblog-daphne@.service).
+updates/live/process.py starts them when the process starts serving.
 """
 
 import asyncio
 import logging
-import weakref
 from collections.abc import Awaitable, Callable
+
+from updates.live import runtime
 
 logger = logging.getLogger(__name__)
 
-Job = Callable[[], Awaitable[None]]
-
-_tasks: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Job, asyncio.Task]]" = (
-    weakref.WeakKeyDictionary()
-)
+type Job = Callable[[], Awaitable[None]]
 
 
 def ensure_running(job: Job, *, every: float) -> None:
     """Run job every `every` seconds in this event loop, once however often it is asked."""
     loop = asyncio.get_running_loop()
-    tasks = _tasks.setdefault(loop, {})
-    if job not in tasks:
-        tasks[job] = loop.create_task(_forever(job, every))
+    running = runtime.current().jobs.setdefault(loop, {})
+    if job not in running:
+        running[job] = loop.create_task(_forever(job, every))
+
+
+def stop_all() -> None:
+    """Cancel every job of this process's runtime, in whichever loop it runs."""
+    for running in list(runtime.current().jobs.values()):
+        for task in running.values():
+            # A test's loop may be closed already, and its tasks with it.
+            if not task.get_loop().is_closed():
+                task.cancel()
+        running.clear()
 
 
 async def _forever(job: Job, every: float) -> None:

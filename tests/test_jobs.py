@@ -1,7 +1,7 @@
 import asyncio
 import logging
 
-from updates import periodic
+from updates.live import jobs
 
 
 async def test_a_failing_job_is_logged_once_per_outage_and_keeps_running(caplog):
@@ -13,14 +13,13 @@ async def test_a_failing_job_is_logged_once_per_outage_and_keeps_running(caplog)
         if calls <= 3 or calls == 6:
             raise ConnectionError("Redis is down")
 
-    with caplog.at_level(logging.INFO, logger="updates.periodic"):
-        periodic.ensure_running(flaky, every=0.01)
+    with caplog.at_level(logging.INFO, logger="updates.live.jobs"):
+        jobs.ensure_running(flaky, every=0.01)
         for _ in range(200):
             if calls >= 8:
                 break
             await asyncio.sleep(0.01)
-    task = periodic._tasks[asyncio.get_running_loop()].pop(flaky)
-    task.cancel()
+    jobs.stop_all()
 
     assert calls >= 8
     failures = [r for r in caplog.records if "failed" in r.getMessage()]

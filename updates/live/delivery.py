@@ -18,11 +18,12 @@ Nothing outside this module knows about groups or channels.
 
 import asyncio
 import logging
-import weakref
 from collections.abc import Awaitable, Callable
 
 from asgiref.sync import async_to_sync
 from channels.layers import BaseChannelLayer, get_channel_layer
+
+from updates.live import runtime
 
 logger = logging.getLogger(__name__)
 
@@ -89,15 +90,10 @@ def local_reader_counts() -> dict[int, int]:
     return {event_id: len(readers) for event_id, readers in _hub().readers.items()}
 
 
-def readers_left() -> int:
-    """How many readers have left this process since it started."""
-    return _readers_left
-
-
 def local_reader_counts_everywhere() -> dict[int, int]:
     """Readers per event in every event loop of this process; callable from any thread."""
     counts: dict[int, int] = {}
-    for hub in list(_hubs.values()):
+    for hub in list(runtime.current().hubs.values()):
         for event_id, readers in list(hub.readers.items()):
             counts[event_id] = counts.get(event_id, 0) + len(readers)
     return counts
@@ -209,11 +205,10 @@ class Hub:
         return subscription
 
     async def unsubscribe(self, subscription: Subscription) -> None:
-        global _readers_left
         async with self._lock:
             readers = self.readers.get(subscription.event_id, set())
             readers.discard(subscription)
-            _readers_left += 1
+            runtime.current().readers_left += 1
             if not readers and subscription.event_id in self.readers:
                 del self.readers[subscription.event_id]
                 self.revisions.pop(subscription.event_id, None)
@@ -280,14 +275,11 @@ class Hub:
                 logger.warning("Could not renew the subscription to event %s", event_id)
 
 
-_hubs: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Hub]" = weakref.WeakKeyDictionary()
-_readers_left = 0
-
-
 def _hub() -> Hub:
+    hubs = runtime.current().hubs
     loop = asyncio.get_running_loop()
     layer = get_channel_layer()
-    hub = _hubs.get(loop)
+    hub = hubs.get(loop)
     if hub is None or hub.layer is not layer:
-        hub = _hubs[loop] = Hub(layer)
+        hub = hubs[loop] = Hub(layer)
     return hub

@@ -2,7 +2,7 @@
 
 import orjson
 
-from updates import delivery
+from updates.live import delivery
 from updates.models import Entry, Event
 from updates.serialize import change_to_dict, event_to_dict
 

@@ -1,10 +1,10 @@
 """Full garbage collections when readers have left, rather than on the collector's schedule.
 
-liveblog/asgi.py makes full collections rare, because one stalls every reader of the
-process (250-640 ms at 5,000 readers, bench/fanout.py). But each closed socket leaves a
+updates/live/process.py makes full collections rare, because one stalls every reader of
+the process (bench/fanout.py shows it in the p99). But each closed socket leaves a
 reference cycle (Twisted, autobahn, Daphne, the consumer) that only a full collection
-frees: readers coming and going grew Daphne by 54 MiB in two minutes without one
-(tests/load/test_churn.py). So once enough readers have left since the last one, and
+frees: without one, readers coming and going grow Daphne without bound
+(tests/load/test_churn.py holds it flat). So once enough readers have left since the last one, and
 only then, this collects, and logs what it cost.
 """
 
@@ -12,7 +12,7 @@ import gc
 import logging
 import time
 
-from updates import delivery
+from updates.live import delivery, runtime
 
 logger = logging.getLogger(__name__)
 
@@ -23,17 +23,15 @@ COLLECTOR_SECONDS = 5.0
 LEFT_BEFORE_COLLECTING = 200
 SHARE_LEFT_BEFORE_COLLECTING = 0.2
 
-_left_at_last_collection = 0
-
 
 async def collect_after_readers_left() -> None:
-    """A periodic job (see periodic.py)."""
-    global _left_at_last_collection
-    left = delivery.readers_left() - _left_at_last_collection
+    """A periodic job (see jobs.py)."""
+    state = runtime.current()
+    left = state.readers_left - state.readers_left_at_last_collection
     staying = sum(delivery.local_reader_counts_everywhere().values())
     if left < max(LEFT_BEFORE_COLLECTING, SHARE_LEFT_BEFORE_COLLECTING * staying):
         return
-    _left_at_last_collection += left
+    state.readers_left_at_last_collection += left
     started = time.perf_counter()
     freed = gc.collect()
     logger.info(

@@ -12,7 +12,7 @@ readers.
 from channels.db import database_sync_to_async
 from django.conf import settings
 
-from updates import broadcast, delivery
+from updates.live import broadcast, delivery
 from updates.models import Event
 
 HEARTBEAT_SECONDS = settings.LIVE_HEARTBEAT_SECONDS

@@ -6,19 +6,17 @@ process; a count older than PRESENCE_STALE_SECONDS belongs to a process that has
 gone and is left out. Without Redis there is one process and its own count is all.
 """
 
-import os
 import time
-import uuid
 
 import redis
 import redis.asyncio
 from django.conf import settings
 
-from updates import cache_keys, delivery
+from updates import cache_keys
+from updates.live import delivery, runtime
 
 PRESENCE_SECONDS = 5.0
 PRESENCE_STALE_SECONDS = 3 * PRESENCE_SECONDS
-_PROCESS = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
 
 
 async def report() -> None:
@@ -26,11 +24,12 @@ async def report() -> None:
     if not settings.REDIS_URL:
         return
     now = time.time()
+    process = runtime.current().process_id
     client = redis.asyncio.Redis.from_url(settings.REDIS_URL, socket_timeout=2)
     try:
         async with client.pipeline(transaction=False) as pipe:
             for event_id, count in delivery.local_reader_counts().items():
-                pipe.hset(cache_keys.readers(event_id), _PROCESS, f"{count}:{now}")
+                pipe.hset(cache_keys.readers(event_id), process, f"{count}:{now}")
                 pipe.expire(cache_keys.readers(event_id), int(PRESENCE_STALE_SECONDS) * 2)
             await pipe.execute()
     finally:
