@@ -1,4 +1,4 @@
-"""Daphne with liveblog's limits: the one way to serve the app.
+"""Daphne with liveblog's limits, the ASGI lifespan and a fast path: how the app is served.
 
     python -m liveblog.server -b 127.0.0.1 -p 8000 liveblog.asgi:application
 
@@ -6,9 +6,16 @@ It is Daphne's own command line (every option still works and wins over these
 defaults); what changes is the defaults, chosen for this app's traffic: readers hold
 a websocket open for hours and only ever listen, journalists post small forms. Why
 each value, and what a proxy in front must add: docs/reliability.md.
+
+The fast path (FastPathServer) reaches into Daphne, autobahn and Twisted for less CPU and
+memory per reader. `--no-fast-path` turns it off, and it turns itself off, with a warning,
+when their code it copies or reads has changed since it was proven
+(liveblog/server_internals.py): the app is correct without it, as under stock `daphne`
+(docs/upgrading.md).
 """
 
 import asyncio
+import logging
 import struct
 from functools import partial
 from typing import NamedTuple
@@ -16,10 +23,16 @@ from typing import NamedTuple
 from daphne.cli import CommandLineInterface
 from daphne.server import Server
 from daphne.ws_protocol import WebSocketProtocol
-from twisted.internet import tcp
+from twisted.internet import defer, reactor, tcp
 from twisted.web.http import HTTPChannel
 
-LIMITS = {
+from liveblog import server_internals
+from liveblog.lifespan import Lifespan
+
+logger = logging.getLogger(__name__)
+
+# Daphne's own options, which stock Daphne takes as well.
+STOCK_LIMITS = {
     # Readers never send, so Daphne pings each of them this often (its pings are sent
     # after this long without a message from the peer). With ping_timeout, this bounds
     # how long a vanished reader (a phone that lost its network, a frozen tab's host)
@@ -36,12 +49,6 @@ LIMITS = {
     # Every socket is closed after a day: what a forgotten connection holds is bounded,
     # and the page reconnects (with backoff) and catches up, as after any drop.
     "websocket_timeout": 24 * 60 * 60,
-    # Readers send nothing (the consumer closes 4003 on any message), but autobahn
-    # buffers a whole message before the app sees it: a bigger one drops the
-    # connection instead of holding up to Daphne's 1 MiB default per socket. (Only
-    # what readers send: see ListenOnlyWebSocketProtocol.)
-    "websocket_max_message_size": 1024,
-    "websocket_max_frame_size": 1024,
     # A request the app has not answered in 30 s gets a 503 and its connection back.
     # Every view answers in milliseconds and a save waits at most 2 s on Redis
     # (updates/delivery.py), so only a stuck database comes near this.
@@ -50,6 +57,20 @@ LIMITS = {
     # well under a second; an app instance that takes longer than this is cancelled.
     "application_close_timeout": 10,
 }
+
+# With the fast path only: autobahn's own sendMessage holds outgoing messages to the
+# same limit, so on Daphne's own path (1 MiB there) readers would miss every long entry.
+READER_MESSAGE_LIMITS = {
+    # Readers send nothing (the consumer closes 4003 on any message), but autobahn
+    # buffers a whole message before the app sees it: a bigger one drops the
+    # connection instead of holding up to Daphne's 1 MiB default per socket. (Only
+    # what readers send: see ListenOnlyWebSocketProtocol.)
+    "websocket_max_message_size": 1024,
+    "websocket_max_frame_size": 1024,
+}
+
+# What `python -m liveblog.server` runs with.
+LIMITS = STOCK_LIMITS | READER_MESSAGE_LIMITS
 
 # Twisted closes an HTTP connection that has sent nothing for this long (its default
 # is 60 s): an idle keep-alive connection, or a client trickling its request headers
@@ -69,6 +90,10 @@ DEBUG_LOG_LEVELS = ("debug", "trace")
 # restart the kernel drops the rest, and each dropped client waits 1, 3, 7 s to retry its
 # SYN (bench/storm.py counted tens of thousands). The kernel caps it at net.core.somaxconn.
 LISTEN_BACKLOG = 1024
+
+# How long the application has to stop its jobs once told the process stops (SIGTERM):
+# well within systemd's TimeoutStopSec (deploy/liveblog-daphne@.service).
+LIFESPAN_SHUTDOWN_SECONDS = 5
 
 
 # What autobahn (its server's processHandshake) and Daphne (onConnect) keep of the handshake
@@ -292,21 +317,63 @@ class InputQueue:
 
 
 class LiveblogServer(Server):
-    """Daphne's server, with what Daphne's options do not reach: the accept queue, the
-    HTTP idle timeout and the websocket protocol.
+    """Daphne's server and protocols, with the ASGI lifespan and a bigger accept queue.
 
-    Daphne builds its factories inside run(), just before the reactor starts; these
-    properties are where the factories are set up before any connection.
+    The accept queue is an option of Twisted's endpoint string (which stock Daphne takes as
+    `-e tcp:8000:backlog=1024`); the lifespan uses only the reactor and ASGI.
     """
 
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
+    # Daphne's own limits on what clients send, unless given.
+    reader_message_limits: dict[str, int] = {}
+
+    def __init__(self, *args, **options) -> None:
+        given = {}
+        for name in READER_MESSAGE_LIMITS:
+            value = options.pop(name, None)
+            if value is not None:
+                given[name] = value
+        super().__init__(*args, **options | self.reader_message_limits | given)
         self.endpoints = [
             f"{endpoint}:backlog={LISTEN_BACKLOG}"
             if endpoint.startswith("tcp:") and ":backlog=" not in endpoint
             else endpoint
             for endpoint in self.endpoints
         ]
+
+    def run(self) -> None:
+        self.lifespan = Lifespan(self.application)
+        # Once the reactor runs its asyncio loop, where the application lives. Daphne
+        # listens before that: the first connections may come before startup completes.
+        reactor.callLater(0, self._lifespan_startup)
+        reactor.addSystemEventTrigger("before", "shutdown", self._lifespan_shutdown)
+        super().run()
+
+    def _lifespan_startup(self) -> None:
+        started = defer.Deferred.fromFuture(asyncio.ensure_future(self.lifespan.startup()))
+        started.addErrback(self._lifespan_startup_failed)
+
+    def _lifespan_startup_failed(self, failure) -> None:
+        logger.critical("The application failed to start: %s", failure.getErrorMessage())
+        # Daphne's command line exits 1 for this.
+        self.abort_start = True
+        self.stop()
+
+    def _lifespan_shutdown(self) -> defer.Deferred:
+        # Twisted waits for the Deferred before it stops the reactor.
+        return defer.Deferred.fromFuture(
+            asyncio.ensure_future(self.lifespan.shutdown(LIFESPAN_SHUTDOWN_SECONDS))
+        )
+
+
+class FastPathServer(LiveblogServer):
+    """LiveblogServer, with what Daphne's options do not reach: the HTTP idle timeout, the
+    websocket protocol (ListenOnlyWebSocketProtocol), and a lighter input queue.
+
+    Daphne builds its factories inside run(), just before the reactor starts; these
+    properties are where the factories are set up before any connection.
+    """
+
+    reader_message_limits = READER_MESSAGE_LIMITS
 
     def create_application(self, protocol, scope):
         # Daphne's create_application (mirrored from Daphne 4.2.3), with an InputQueue for
@@ -345,13 +412,39 @@ class LiveblogServer(Server):
         self._ws_factory = factory
 
 
+def liveblog_server(*, fast_path: bool = True, **options) -> LiveblogServer:
+    """The server, on the fast path unless it is turned off or the library code it copies
+    or reads is not the code it was proven against."""
+    if fast_path and (changed := server_internals.changed()):
+        logger.warning(
+            "The fast path is off: Daphne, autobahn, Twisted or txaio changed where"
+            " liveblog/server.py copies or reads them, so it serves as stock Daphne does"
+            " (docs/upgrading.md). Changed:\n%s",
+            server_internals.report(changed),
+        )
+        fast_path = False
+    return (FastPathServer if fast_path else LiveblogServer)(**options)
+
+
 class CommandLine(CommandLineInterface):
     description = "liveblog's Daphne: Daphne's options, with liveblog's limits as defaults"
-    server_class = LiveblogServer
 
     def __init__(self) -> None:
         super().__init__()
-        self.parser.set_defaults(**LIMITS)
+        # The limits on what readers send depend on the path (READER_MESSAGE_LIMITS).
+        self.parser.set_defaults(**STOCK_LIMITS, **dict.fromkeys(READER_MESSAGE_LIMITS))
+        self.parser.add_argument(
+            "--no-fast-path",
+            dest="fast_path",
+            action="store_false",
+            help="Serve on Daphne's own protocol and server, as stock Daphne (with"
+            " the lifespan and the accept queue): docs/upgrading.md",
+        )
+
+    def run(self, args) -> None:
+        fast_path = self.parser.parse_args(args).fast_path
+        self.server_class = partial(liveblog_server, fast_path=fast_path)
+        super().run(args)
 
 
 if __name__ == "__main__":

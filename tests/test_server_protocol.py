@@ -6,7 +6,7 @@ going through autobahn's sendMessage, sendFrame and sendData. These tests hold i
 autobahn's own output (byte for byte, and the same traffic counters) on the installed
 autobahn, check that everything else still takes autobahn's path, and that a real client
 of a real Daphne reads what it writes. Then what a connection keeps once open (nothing of
-its handshake), and the input queue LiveblogServer gives each application instance.
+its handshake), and the input queue FastPathServer gives each application instance.
 """
 
 import asyncio
@@ -34,9 +34,9 @@ from liveblog.backends import channel_layers
 from liveblog.server import (
     HANDSHAKE_ONLY,
     LIMITS,
+    FastPathServer,
     InputQueue,
     ListenOnlyWebSocketProtocol,
-    LiveblogServer,
 )
 from tests.servers import DaphneServer
 from updates.services import entry_publish
@@ -325,7 +325,7 @@ async def open_through_daphne(application, **server_options):
     """A websocket opened as Daphne opens one, in this process: an HTTP request through
     Daphne's HTTP channel, upgraded, handed to the application, accepted. Returns the
     server, the transport, and a weak reference to the HTTP channel."""
-    server = LiveblogServer(application, endpoints=["tcp:port=0"], **server_options)
+    server = FastPathServer(application, endpoints=["tcp:port=0"], **server_options)
     # What Server.run sets up, without listening or running a reactor.
     server.connections = {}
     server.http_factory = HTTPFactory(server)
