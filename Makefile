@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 LOWEST := .venv-lowest
 
-.PHONY: run test test-lowest bench lint format migrations-check
+.PHONY: run test test-lowest bench lint format migrations-check lock
 
 run: $(VENV)/.run-installed
 	$(BIN)/python manage.py migrate --noinput
@@ -38,18 +38,32 @@ format: $(VENV)/.test-installed
 migrations-check: $(VENV)/.run-installed
 	$(BIN)/python manage.py makemigrations --check --dry-run
 
+# The lock files make run, make test, CI and deploy/ install from, made from pyproject.toml
+# for every platform. A pin that still satisfies pyproject.toml is kept: make lock
+# LOCK_FLAGS=--upgrade moves everything to its newest. The test set is held to the
+# production one, so that both install the same version of what they share.
+LOCK = $(BIN)/uv pip compile -q --universal --python-version 3.12 --generate-hashes \
+	--custom-compile-command 'make lock' $(LOCK_FLAGS)
+lock: $(VENV)/.uv-installed
+	$(LOCK) -o requirements/production.txt pyproject.toml
+	$(LOCK) --extra test -c requirements/production.txt -o requirements/test.txt pyproject.toml
+
 $(VENV)/.created:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else "liveblog needs Python 3.12 or newer; run: make PYTHON=python3.12 ...")'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	touch $@
 
-$(VENV)/.run-installed: pyproject.toml $(VENV)/.created
-	$(BIN)/python -m pip install -q -e .
+# Exactly the locked versions, each checked against its hash; liveblog itself on top,
+# editable and without dependencies of its own choosing.
+$(VENV)/.run-installed: requirements/production.txt pyproject.toml $(VENV)/.created
+	$(BIN)/python -m pip install -q --require-hashes -r requirements/production.txt
+	$(BIN)/python -m pip install -q --no-deps -e .
 	touch $@
 
-$(VENV)/.test-installed: pyproject.toml $(VENV)/.created
-	$(BIN)/python -m pip install -q -e '.[test]'
+$(VENV)/.test-installed: requirements/test.txt pyproject.toml $(VENV)/.created
+	$(BIN)/python -m pip install -q --require-hashes -r requirements/test.txt
+	$(BIN)/python -m pip install -q --no-deps -e .
 	touch $@ $(VENV)/.run-installed
 
 # Made anew whenever pyproject.toml changes: installing over the old set would keep
