@@ -17,7 +17,9 @@ import ipaddress
 import logging
 import math
 import time
+from collections.abc import Mapping
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import DEFAULT_CACHE_ALIAS, BaseCache, caches
@@ -86,7 +88,7 @@ def request_client_address(request: HttpRequest) -> str:
     return client_address(request.META.get("REMOTE_ADDR"), request.META.get("HTTP_X_FORWARDED_FOR"))
 
 
-def scope_client_address(scope: dict) -> str:
+def scope_client_address(scope: Mapping[str, Any]) -> str:
     peer = (scope.get("client") or [None])[0]
     # ASGI header names are lower case; repeated headers are joined as Django does.
     forwarded = [

@@ -12,13 +12,13 @@ ENTRY_DELETED = "entry.deleted"
 EVENT_UPDATED = "event.updated"
 
 
-def encode(message: dict) -> str:
+def encode(message: dict[str, object]) -> str:
     return orjson.dumps(message).decode()
 
 
 def hello_frame(revision: int, *, catch_up: bytes | None = None) -> str:
     """catch_up: what the reader missed, as changes/ encodes it (answers.changes_json)."""
-    message: dict = {"type": "hello", "revision": revision}
+    message: dict[str, object] = {"type": "hello", "revision": revision}
     if catch_up is not None:
         message["catch_up"] = orjson.Fragment(catch_up)
     return encode(message)
@@ -30,6 +30,8 @@ def heartbeat_frame(revision: int) -> str:
 
 def send_entry_change(kind: str, entry: Entry) -> None:
     """Call after commit (transaction.on_commit): readers may fetch the entry at once."""
+    if entry.revision is None:
+        raise ValueError("An entry readers never saw has no change to send")
     message = {"type": kind, "revision": entry.revision, "entry": change_to_dict(entry)}
     delivery.publish(entry.event_id, entry.revision, encode(message))
 

@@ -1,4 +1,8 @@
+from collections.abc import Mapping
+from typing import Any
+
 from asgiref.sync import sync_to_async
+from asgiref.typing import ASGIReceiveCallable, ASGISendCallable
 from channels.consumer import get_handler_name
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -23,7 +27,7 @@ EVENT_ENDED = 4410
 _connect_limited = sync_to_async(rate_limited, thread_sensitive=False)
 
 
-def since_asked(scope: dict) -> int | None:
+def since_asked(scope: Mapping[str, Any]) -> int | None:
     """The revision the reader shows, from ?since= on the socket's URL, validated as
     changes/ validates it; None if not given. Raises ValueError with the reason."""
     query = QueryDict(scope["query_string"])
@@ -32,32 +36,35 @@ def since_asked(scope: dict) -> int | None:
     form = ChangesForm(query)
     if not form.is_valid():
         raise ValueError(first_error(form))
-    return form.cleaned_data["since"]
+    since: int = form.cleaned_data["since"]
+    return since
 
 
 class LiveConsumer(AsyncWebsocketConsumer):
     """A reader of one event: receives changes, sends nothing that changes anything."""
 
     subscription: Subscription | None = None
-    # No channel of its own on the layer: changes come through the process's one
-    # delivery (updates/live/delivery.py). A channel per reader would cost a queue, a pending
-    # receive and a task per reader for messages that never come (docs/performance.md).
-    channel_layer_alias = None
 
-    async def __call__(self, scope, receive, send) -> None:
+    async def __call__(
+        self, scope: Any, receive: ASGIReceiveCallable, send: ASGISendCallable
+    ) -> None:
+        # No channel of its own on the layer: changes come through the process's one
+        # delivery (updates/live/delivery.py). A channel per reader would cost a queue, a
+        # pending receive and a task per reader for messages that never come. And
         # Channels' own __call__ awaits receive() in a task of its own beside the channel
-        # layer's (await_many_dispatch): with no layer, a task, an asyncio.wait and their
-        # futures per reader (2 KB, docs/performance.md) to wait for one source of messages.
+        # layer's (await_many_dispatch): a task, an asyncio.wait and their futures per
+        # reader to wait for one source of messages (docs/performance.md, "Memory per idle
+        # reader").
         self.scope = scope
-        self.channel_layer = None
         self.base_send = send
         try:
             while True:
-                await self.dispatch(await receive())
+                # asgiref types the messages as TypedDicts; Channels' handlers take dicts.
+                await self.dispatch(await receive())  # type: ignore[arg-type]
         except StopConsumer:
             pass
 
-    async def dispatch(self, message: dict) -> None:
+    async def dispatch(self, message: dict[str, Any]) -> None:
         # Channels' dispatch first closes stale database connections, through the shared
         # thread (see above), before every handler: connect, disconnect, each message. In a
         # reconnect storm that doubled each handshake's wait there, Daphne refused those
@@ -91,7 +98,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
             return await self.close(code=EVENT_ENDED)
         self.subscription = await joining.join(event, since=since, send=self.send)
 
-    async def receive(self, text_data=None, bytes_data=None) -> None:
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         await self.close(code=READER_SENT_A_MESSAGE)
 
     async def disconnect(self, code: int) -> None:

@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable
 
 from asgiref.sync import async_to_sync
 from channels.layers import BaseChannelLayer, get_channel_layer
+from django.core.exceptions import ImproperlyConfigured
 
 from updates.live import runtime
 
@@ -72,7 +73,7 @@ def publish(event_id: int, revision: int, frame: str) -> None:
 async def _publish(event_id: int, revision: int, frame: str) -> None:
     message = {"type": MESSAGE_TYPE, "event": event_id, "revision": revision, "frame": frame}
     async with asyncio.timeout(PUBLISH_TIMEOUT_SECONDS):
-        await get_channel_layer().group_send(group_name(event_id), message)
+        await _layer().group_send(group_name(event_id), message)
 
 
 async def subscribe(event_id: int, send: SendFrame) -> "Subscription":
@@ -174,7 +175,7 @@ class Hub:
         self.layer = layer
         self.readers: dict[int, set[Subscription]] = {}
         self._channel: str | None = None
-        self._tasks: list[asyncio.Task] = []
+        self._tasks: list[asyncio.Task[None]] = []
         self._lock = asyncio.Lock()
         self._fan_out_lock = asyncio.Lock()
         # Changes received and not yet fanned out, per event, in order of arrival.
@@ -195,7 +196,7 @@ class Hub:
             if self._channel is None:
                 self._channel = await self.layer.new_channel()
                 self._tasks = [
-                    asyncio.create_task(self._receive_forever()),
+                    asyncio.create_task(self._receive_forever(self._channel)),
                     asyncio.create_task(self._fan_out_forever()),
                 ]
             if event_id not in self.readers:
@@ -213,7 +214,7 @@ class Hub:
                 del self.readers[subscription.event_id]
                 self.revisions.pop(subscription.event_id, None)
                 try:
-                    await self.layer.group_discard(group_name(subscription.event_id), self._channel)
+                    await self.layer.group_discard(group_name(subscription.event_id), self.channel)
                 except Exception:
                     # Harmless: the group forgets this process at its expiry, and frames
                     # for an event with no readers here are dropped on arrival.
@@ -231,11 +232,18 @@ class Hub:
                     # A reader whose socket just closed must not cost the others their update.
                     logger.debug("Could not send to a reader of event %s", event_id, exc_info=True)
 
-    async def _receive_forever(self) -> None:
+    @property
+    def channel(self) -> str:
+        """This process's channel on the layer, made with the first subscription."""
+        if self._channel is None:
+            raise RuntimeError("No reader has subscribed yet")
+        return self._channel
+
+    async def _receive_forever(self, channel: str) -> None:
         failing = False
         while True:
             try:
-                message = await self.layer.receive(self._channel)
+                message = await self.layer.receive(channel)
             except Exception:
                 if not failing:
                     logger.exception("Channel layer receive failed; retrying every second")
@@ -270,15 +278,22 @@ class Hub:
         vanishes if Redis restarts or is flushed. Called with each heartbeat."""
         for event_id in list(self.readers):
             try:
-                await self.layer.group_add(group_name(event_id), self._channel)
+                await self.layer.group_add(group_name(event_id), self.channel)
             except Exception:
                 logger.warning("Could not renew the subscription to event %s", event_id)
+
+
+def _layer() -> BaseChannelLayer:
+    layer = get_channel_layer()
+    if layer is None:
+        raise ImproperlyConfigured("CHANNEL_LAYERS has no default layer")
+    return layer
 
 
 def _hub() -> Hub:
     hubs = runtime.current().hubs
     loop = asyncio.get_running_loop()
-    layer = get_channel_layer()
+    layer = _layer()
     hub = hubs.get(loop)
     if hub is None or hub.layer is not layer:
         hub = hubs[loop] = Hub(layer)

@@ -94,14 +94,20 @@ async def _revision(event_id: int, *, at_least: int) -> int:
     known = delivery.known_revision(event_id)
     # A reader may have seen a revision the process has not heard of yet (its page was
     # served after a commit whose change is still on its way) and must not be told the
-    # server forgot. A read already under way may predate that page: then read again.
-    for _ in range(2):
-        if known is not None and known >= at_least:
-            break
-        read = await _once(("revision", event_id), lambda: _read_revision(event_id))
-        delivery.note_revision(event_id, read)
-        known = max(read, delivery.known_revision(event_id) or 0)
+    # server forgot.
+    if known is not None and known >= at_least:
+        return known
+    known = await _heard_after_reading(event_id)
+    if known < at_least:
+        # The read this one shared was under way already, and may predate that page.
+        known = await _heard_after_reading(event_id)
     return known
+
+
+async def _heard_after_reading(event_id: int) -> int:
+    read = await _once(("revision", event_id), lambda: _read_revision(event_id))
+    delivery.note_revision(event_id, read)
+    return max(read, delivery.known_revision(event_id) or 0)
 
 
 async def _catch_up(event: EventToJoin, since: int, revision: int) -> tuple[int, bytes]:
@@ -122,16 +128,16 @@ def _build_catch_up(event_id: int, since: int) -> tuple[int, bytes]:
     return event.revision, changes_json(event, since=since)
 
 
-async def _once[T](key: tuple, call: Callable[[], Awaitable[T]]) -> T:
+async def _once[T](key: tuple[object, ...], call: Callable[[], Awaitable[T]]) -> T:
     """call()'s result; readers that ask while a call with the same key is under way in
     this event loop wait for that one instead of queueing their own."""
     running = runtime.current().calls_under_way.setdefault(asyncio.get_running_loop(), {})
-    call_under_way = running.get(key)
+    call_under_way: asyncio.Future[T] | None = running.get(key)
     # A finished call may still be here: its callback waits for the loop to turn.
     if call_under_way is None or call_under_way.done():
         call_under_way = running[key] = asyncio.ensure_future(call())
 
-        def forget(finished: asyncio.Future) -> None:
+        def forget(finished: asyncio.Future[T]) -> None:
             if running.get(key) is finished:
                 del running[key]
 

@@ -39,7 +39,7 @@ async def report() -> None:
 def readers_now(event_id: int) -> int:
     if not settings.REDIS_URL:
         return delivery.local_reader_counts_everywhere().get(event_id, 0)
-    client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2)
+    client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, decode_responses=True)
     try:
         fields = client.hgetall(cache_keys.readers(event_id))
     finally:
@@ -47,7 +47,7 @@ def readers_now(event_id: int) -> int:
     fresh_after = time.time() - PRESENCE_STALE_SECONDS
     total = 0
     for value in fields.values():
-        count, _, at = value.decode().partition(":")
+        count, _, at = str(value).partition(":")  # str already: decode_responses
         if float(at) >= fresh_after:
             total += int(count)
     return total

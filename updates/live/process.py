@@ -10,6 +10,8 @@ connection starts the jobs (updates/live/consumers.py), without the tuning
 import gc
 import logging
 
+from asgiref.typing import ASGIReceiveCallable, ASGISendCallable, LifespanScope
+
 from updates.live import collector, heartbeat, jobs, presence, runtime, scheduler
 
 logger = logging.getLogger(__name__)
@@ -53,7 +55,9 @@ def tune_garbage_collector() -> None:
     gc.freeze()
 
 
-async def lifespan(scope: dict, receive, send) -> None:
+async def lifespan(
+    scope: LifespanScope, receive: ASGIReceiveCallable, send: ASGISendCallable
+) -> None:
     """The ASGI lifespan protocol: the server's word that the process starts or stops serving."""
     while True:
         message = await receive()

@@ -35,11 +35,11 @@ class Runtime:
         # One loop serves a process; a test may run several one after another.
         self.hubs: PerLoop[Hub] = weakref.WeakKeyDictionary()
         self.jobs: PerLoop[dict[Job, asyncio.Task[None]]] = weakref.WeakKeyDictionary()
-        self.calls_under_way: PerLoop[dict[tuple, asyncio.Future[Any]]] = (
+        self.calls_under_way: PerLoop[dict[tuple[object, ...], asyncio.Future[Any]]] = (
             weakref.WeakKeyDictionary()
         )
         # Catch-up answers kept for the readers still to come (updates/live/joining.py).
-        self.catch_ups: OrderedDict[tuple, tuple[int, bytes]] = OrderedDict()
+        self.catch_ups: OrderedDict[tuple[object, ...], tuple[int, bytes]] = OrderedDict()
         # How many readers have left since the process started (updates/live/delivery.py),
         # and how many had at the last full collection (updates/live/collector.py).
         self.readers_left = 0
