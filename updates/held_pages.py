@@ -12,7 +12,7 @@ than the page held, goes the long way, and the page it gets is held.
 Only pages after a cursor: a cursor is signed with its event's id, so a held page can
 only answer for the event it was built for, even if the slug is later given to another
 event. A page is held for a short while, so that an event taken off the site stops being
-served here soon after, and at most HELD_PAGES of them (about 20 KB each) per process.
+served here soon after, and at most HELD_PAGES of them (each the size of a page's JSON) per process.
 """
 
 import threading

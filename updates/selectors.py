@@ -96,7 +96,7 @@ def _from_rows[M: (Event, Entry)](model: type[M], rows: list[tuple]) -> list[M]:
     """What model.objects.raw() makes of rows of _select(model), each value converted as
     the ORM converts it (SQLite gives naive datetimes and integers for booleans), without
     raw()'s matching of columns to fields on every call, which cost more CPU than the
-    query (about 0.13 ms for the event, 0.12 ms for a page of entries, in process)."""
+    query itself (bench/reads.py measures the pages this serves)."""
     fields = model._meta.concrete_fields
     names = [field.attname for field in fields]
     converters = [

@@ -33,8 +33,8 @@ MESSAGE_TYPE = "liveblog.frame"
 PUBLISH_TIMEOUT_SECONDS = 2.0
 
 # Daphne (Twisted) only buffers a send until the event loop turns: without a turn now
-# and then, no reader gets a byte before the last one's frame is buffered. Turning
-# every 100 readers took the p99 at 2,000 readers from ~400 ms to ~130 ms (bench/).
+# and then, no reader gets a byte before the last one's frame is buffered, and the p99
+# of a fan-out to thousands of readers is the last one's (bench/fanout.py shows it).
 READERS_PER_LOOP_TURN = 100
 
 # The changes in a batch frame are the encoded frames themselves, joined: no decoding.
