@@ -7,13 +7,18 @@ import gc
 import os
 import subprocess
 import sys
+from datetime import timedelta
 
 import pytest
 from asgiref.testing import ApplicationCommunicator
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
+from django.utils import timezone
 
+from tests.servers import wait_for
 from updates.live import process, runtime
+from updates.models import Entry
+from updates.services import entry_publish
 
 
 def test_importing_the_application_changes_nothing_in_the_process():
@@ -84,3 +89,25 @@ async def test_without_lifespan_the_first_reader_starts_the_jobs(event):
     running = runtime.current().jobs[asyncio.get_running_loop()]
     assert set(running) == {job for job, _ in process.PERIODIC_JOBS}
     await reader.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_server_runs_the_jobs_from_its_start_before_any_reader(
+    reader_server, event, journalist
+):
+    # Nothing but the fixture's request for the home page reaches the process: the entry
+    # goes live because the server's lifespan start-up started the scheduler.
+    soon = timezone.now() + timedelta(seconds=1)
+    entry = entry_publish(
+        event=event,
+        author=journalist,
+        headline="Count at 2am",
+        body="<p>Soon.</p>",
+        published_at=soon,
+    )
+    assert not entry.live
+    wait_for(
+        lambda: Entry.objects.get(pk=entry.pk).live,
+        timeout=10,
+        what="the scheduled entry going live",
+    )
