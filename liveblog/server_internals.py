@@ -74,7 +74,6 @@ INTERNALS = (
     _internal(
         "txaio.tx:Logger._set_log_level",
         "ListenOnlyWebSocketProtocol.sendMessage reads the logger's _log_level",
-        ("db3e36afd8f45466", "txaio 25.6.1, 25.9.2"),
         ("674ffbcc3702cd37", "txaio 25.12.2, 26.6.1"),
     ),
     _internal(
