@@ -69,7 +69,7 @@ def test_a_later_time_schedules_the_entry_until_the_scheduler_finds_it_due(
     journalist_client, desk_url, client
 ):
     later = timezone.localtime() + timedelta(minutes=30)
-    post(journalist_client, desk_url, publish_at=later.strftime("%Y-%m-%dT%H:%M"))
+    post(journalist_client, desk_url, published_at=later.strftime("%Y-%m-%dT%H:%M"))
     entry = Entry.objects.get()
     assert entry.state == "scheduled"
     assert entry_publish_due() == []

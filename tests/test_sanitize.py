@@ -95,7 +95,7 @@ async def test_hostile_html_never_reaches_a_websocket_message(event, journalist)
 def test_every_tag_the_editor_offers_survives_sanitising():
     from django_prose_editor.config import allowlist_from_extensions, expand_extensions
 
-    from updates.desk import EDITOR_EXTENSIONS
+    from updates.forms import EDITOR_EXTENSIONS
 
     offered = allowlist_from_extensions(expand_extensions(EDITOR_EXTENSIONS))["tags"]
     for tag in offered - {"br", "li"}:

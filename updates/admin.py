@@ -11,6 +11,7 @@ from django.utils.html import format_html
 
 from updates import desk
 from updates.entry_actions import ENTRY_ACTIONS
+from updates.forms import EntryForm
 from updates.models import Entry, EntryChange, Event, JournalistProfile
 from updates.services import (
     ENTRY_EDITABLE_FIELDS,
@@ -23,36 +24,28 @@ from updates.services import (
     event_update,
 )
 
-ENTRY_FORM_FIELDS = [
-    "event",
-    "headline",
-    "body",
-    "byline",
-    "published_at",
-    "draft",
-    "pinned",
-    "key_event",
-    "correction",
-    "opened_version",
-]
-
 
 def changed_values(form: forms.Form, fields=None) -> dict:
     names = [name for name in form.changed_data if fields is None or name in fields]
     return {name: form.cleaned_data[name] for name in names}
 
 
-class EntryForm(forms.ModelForm):
-    body = desk.body_field()
+class EntryAdminForm(EntryForm):
+    """The entry form of the desk, with what only the admin has: the event to post to (a
+    desk is an event's own), the correction note, and the check that no colleague saved
+    since this editor opened the entry."""
+
     # The version this editor opened: a save over someone else's newer one is refused.
     opened_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
 
-    class Meta:
-        model = Entry
-        fields = ENTRY_FORM_FIELDS[:-1]
+    class Meta(EntryForm.Meta):
+        fields = ["event", *EntryForm.Meta.fields, "correction"]
+        widgets = {}  # the admin's own: its date and time boxes, with their shortcuts
 
     def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
+        # Pinning is kept from journalists by EntryAdmin.get_readonly_fields, which also
+        # shows them whether the entry is pinned.
+        super().__init__(*args, can_pin=True, **kwargs)
         if self.instance.pk:
             self.fields["opened_version"].initial = self.instance.version
 
@@ -132,8 +125,8 @@ class EntryChangeInline(admin.TabularInline):
 
 @admin.register(Entry)
 class EntryAdmin(admin.ModelAdmin):
-    form = EntryForm
-    fields = ENTRY_FORM_FIELDS
+    form = EntryAdminForm
+    fields = [*EntryAdminForm.Meta.fields, "opened_version"]
     list_display = ["headline", "event", "published_at", "byline", "pinned", "key_event", "state"]
     list_filter = [DeletedFilter, "event", "pinned", "key_event"]
     list_select_related = ["event"]
@@ -160,7 +153,7 @@ class EntryAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request: HttpRequest, obj: Entry | None = None):
         # A tombstone is restored first (an action on the list), then edited.
         if obj is not None and obj.is_deleted:
-            return ENTRY_FORM_FIELDS[:-1]
+            return EntryAdminForm.Meta.fields
         fixed = ["event"] if obj is not None else []
         return fixed if self.has_pin_permission(request) else [*fixed, "pinned"]
 
@@ -177,19 +170,8 @@ class EntryAdmin(admin.ModelAdmin):
                 # Lost a race with another save between the form's check and this one.
                 request.edit_conflict = conflict
             return
-        data = form.cleaned_data
         obj.pk = entry_publish(
-            event=data["event"],
-            author=request.user,
-            headline=data["headline"],
-            body=data["body"],
-            byline=data["byline"],
-            # Untouched, the prefilled time is when the form was opened: publish as of now,
-            # so an update written over ten minutes still lands at the top.
-            published_at=data["published_at"] if "published_at" in form.changed_data else None,
-            pinned=data.get("pinned", False),
-            key_event=data["key_event"],
-            draft=data["draft"],
+            event=form.cleaned_data["event"], author=request.user, **form.entry_values()
         ).pk
         obj.refresh_from_db()
 

@@ -16,63 +16,18 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
-from django_prose_editor.fields import ProseEditorFormField
 
 from updates.entry_actions import ENTRY_ACTIONS, entry_actions_offered
+from updates.forms import EntryForm
 from updates.live import presence
 from updates.models import Entry, Event
 from updates.sanitize import sanitize_body
 from updates.serialize import render_entry_card
 from updates.services import default_byline, entry_publish
 
-# What the editor offers is what sanitize.py keeps: nothing else can be typed or pasted.
-EDITOR_EXTENSIONS = {
-    "Bold": True,
-    "Italic": True,
-    "Strike": True,
-    "Heading": {"levels": [2, 3]},
-    "BulletList": True,
-    "OrderedList": True,
-    "ListItem": True,
-    "Blockquote": True,
-    "HardBreak": True,
-    "Link": {"enableTarget": False, "protocols": ["http", "https", "mailto"]},
-}
 DESK_ENTRIES = 30
 
 logger = logging.getLogger(__name__)
-
-
-def body_field() -> ProseEditorFormField:
-    # The model's help text: a form field declared on a form does not take it by itself.
-    help_text = Entry._meta.get_field("body").help_text
-    return ProseEditorFormField(extensions=EDITOR_EXTENSIONS, label="Body", help_text=help_text)
-
-
-class PostForm(forms.Form):
-    headline = forms.CharField(max_length=200)
-    body = body_field()
-    byline = forms.CharField(max_length=200, required=False)
-    publish_at = forms.DateTimeField(
-        required=False,
-        label="Publish at",
-        help_text="Leave empty to publish now; a later time schedules the update.",
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
-    )
-    draft = forms.BooleanField(required=False, label="Save as draft")
-    key_event = forms.BooleanField(required=False, label="Key event")
-    pinned = forms.BooleanField(required=False, label="Pin")
-
-    def __init__(self, *args, can_pin: bool, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        if not can_pin:
-            del self.fields["pinned"]
-
-    def clean_body(self) -> str:
-        body = self.cleaned_data["body"]
-        if not body.strip():
-            raise ValidationError("Write something first.")
-        return body
 
 
 def _event_for(request: HttpRequest, event_id: int) -> Event:
@@ -85,24 +40,13 @@ def page(request: HttpRequest, event_id: int, admin_context: dict) -> HttpRespon
     event = _event_for(request, event_id)
     can_pin = request.user.has_perm("updates.pin_entry")
     if request.method == "POST":
-        form = PostForm(request.POST, can_pin=can_pin)
+        form = EntryForm(request.POST, can_pin=can_pin)
         if form.is_valid():
-            data = form.cleaned_data
-            entry = entry_publish(
-                event=event,
-                author=request.user,
-                headline=data["headline"],
-                body=data["body"],
-                byline=data["byline"],
-                published_at=data["publish_at"],
-                pinned=data.get("pinned", False),
-                key_event=data["key_event"],
-                draft=data["draft"],
-            )
+            entry = entry_publish(event=event, author=request.user, **form.entry_values())
             messages.success(request, f"{entry.state.capitalize()}: {entry.headline}")
             return redirect("admin:updates_event_desk", event.pk)
     else:
-        form = PostForm(initial={"byline": default_byline(request.user)}, can_pin=can_pin)
+        form = EntryForm(initial={"byline": default_byline(request.user)}, can_pin=can_pin)
     context = admin_context | {
         "title": f"Post to: {event.title}",
         "event": event,
@@ -139,18 +83,11 @@ def entry_action(request: HttpRequest, event_id: int, entry_id: int, action: str
 def preview(request: HttpRequest, event_id: int) -> HttpResponse:
     """The entry's card as readers will see it, sanitised as it would be, not saved."""
     event = _event_for(request, event_id)
-    form = PostForm(request.POST, can_pin=True)
-    form.is_valid()
-    data = form.cleaned_data
-    entry = Entry(
-        event=event,
-        headline=data.get("headline", ""),
-        body=data.get("body", ""),
-        byline=data.get("byline", ""),
-        published_at=data.get("publish_at") or timezone.now(),
-        key_event=data.get("key_event", False),
-        pinned=data.get("pinned", False),
-    )
+    form = EntryForm(request.POST, can_pin=True)
+    form.is_valid()  # the card shows what is valid so far
+    entry = form.instance
+    entry.event = event
+    entry.published_at = entry.published_at or timezone.now()
     # Not saved: the card's permalink needs some id, and 0 is never one.
     entry.pk = 0
     entry.body = sanitize_body(entry.body)

@@ -1,13 +1,17 @@
-"""Validation of the query strings of pages and the API."""
+"""The forms: the query strings of pages and the API, and the entry as journalists write it."""
 
 import hashlib
 import re
-from typing import NamedTuple
+from datetime import datetime
+from typing import Any, NamedTuple
 
 from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.http import QueryDict
+from django.utils.html import strip_tags
+from django_prose_editor.fields import ProseEditorFormField
 
+from updates.models import Entry
 from updates.selectors import PAGE_SIZE, Cursor
 
 
@@ -124,3 +128,76 @@ def first_error(form: forms.Form) -> str:
     """One reason a client can read, e.g. "limit: Ensure this value is less than ..."."""
     name, errors = next(iter(form.errors.items()))
     return errors[0] if name == NON_FIELD_ERRORS else f"{name}: {errors[0]}"
+
+
+# What the editor offers is what sanitize.py keeps: nothing else can be typed or pasted.
+EDITOR_EXTENSIONS = {
+    "Bold": True,
+    "Italic": True,
+    "Strike": True,
+    "Heading": {"levels": [2, 3]},
+    "BulletList": True,
+    "OrderedList": True,
+    "ListItem": True,
+    "Blockquote": True,
+    "HardBreak": True,
+    "Link": {"enableTarget": False, "protocols": ["http", "https", "mailto"]},
+}
+
+
+class EntryForm(forms.ModelForm):
+    """An entry as journalists write it: the desk's post form (desk.py) and, with what only
+    the admin has, its entry form (admin.EntryAdminForm). A field of an entry, or a rule
+    for one, is added here once for both."""
+
+    # The model's help text too: a field declared on a form does not take it by itself.
+    body = ProseEditorFormField(
+        extensions=EDITOR_EXTENSIONS,
+        label="Body",
+        help_text=Entry._meta.get_field("body").help_text,
+    )
+
+    class Meta:
+        model = Entry
+        fields = ["headline", "body", "byline", "published_at", "pinned", "key_event", "draft"]
+        labels = {"published_at": "Publish at", "pinned": "Pin", "draft": "Save as draft"}
+        help_texts = {
+            "published_at": "Readers see this time; a later one schedules the update. "
+            "A new update left at the time offered is published as of posting."
+        }
+        # Seconds too, as the form's copy of the time offered has them: left alone, the
+        # time is then seen as unchanged (clean_published_at).
+        widgets = {
+            "published_at": forms.DateTimeInput(
+                attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M:%S"
+            )
+        }
+
+    def __init__(self, *args, can_pin: bool, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if not can_pin:
+            del self.fields["pinned"]
+        if self.instance.pk is None and "published_at" in self.fields:
+            self.fields["published_at"].required = False  # empty: as of posting
+
+    def clean_body(self) -> str:
+        body = self.cleaned_data["body"]
+        # Words, not only markup: the editor left empty posts an empty paragraph.
+        if not strip_tags(body).strip():
+            raise ValidationError("Write something first.")
+        return body
+
+    def clean_published_at(self) -> datetime | None:
+        """None for a new entry to be published as of posting: its time left empty, or at
+        the one offered when the form was opened, so that an update written over ten
+        minutes still lands at the top."""
+        published_at = self.cleaned_data["published_at"]
+        if self.instance.pk is None and "published_at" not in self.changed_data:
+            return None
+        return published_at
+
+    def entry_values(self) -> dict[str, Any]:
+        """The entry's fields as entry_publish takes them: those this form has."""
+        return {
+            name: self.cleaned_data[name] for name in EntryForm.Meta.fields if name in self.fields
+        }
