@@ -27,9 +27,11 @@ test-lowest: $(LOWEST)/.installed
 bench: $(VENV)/.test-installed
 	$(BIN)/python bench/fanout.py --readers 500 2000 5000 --write-docs docs/performance.md
 
+# mypy's settings, and which modules it holds strictly, are in pyproject.toml.
 lint: $(VENV)/.test-installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 format: $(VENV)/.test-installed
 	$(BIN)/ruff check --fix .

@@ -1,8 +1,11 @@
 """The back-ends REDIS_URL chooses for the settings: Channels' layer and Django's cache,
 shared through Redis by every process, or without it each process's own memory."""
 
+from typing import Any
+
 import redis.connection
 from django.core.cache.backends import redis as django_redis
+from redis.commands.core import Script
 
 REDIS_LAYERS = {
     "core": "channels_redis.core.RedisChannelLayer",
@@ -12,7 +15,7 @@ REDIS_LAYERS = {
 
 def channel_layers(
     redis_url: str, *, group_expiry: int = 86400, redis_layer: str = "pubsub"
-) -> dict:
+) -> dict[str, dict[str, object]]:
     """CHANNEL_LAYERS for one process (in memory) or for many sharing Redis.
 
     redis_layer: which channels-redis layer carries the one delivery per process (see
@@ -22,7 +25,7 @@ def channel_layers(
     """
     if not redis_url:
         return {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-    config = {
+    config: dict[str, object] = {
         # Redis's pub/sub channels are shared by all its databases: without the number in
         # the names, sites (or a test run and a benchmark) on databases of one Redis
         # would hear each other's changes.
@@ -57,7 +60,7 @@ def channel_layers(
     return {"default": {"BACKEND": REDIS_LAYERS[redis_layer], "CONFIG": config}}
 
 
-def caches(redis_url: str) -> dict:
+def caches(redis_url: str) -> dict[str, dict[str, object]]:
     """CACHES: shared through Redis by every process when there is one, else per process."""
     if not redis_url:
         return {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
@@ -78,7 +81,10 @@ class RedisCache(django_redis.RedisCache):
     more" request makes two or three calls (bench/reads.py measures that request;
     docs/performance.md has the figures)."""
 
-    def __init__(self, server, params) -> None:
+    # Django makes the client from self._class, set below.
+    _cache: "_ReusedClientRedisCacheClient"
+
+    def __init__(self, server: str, params: dict[str, Any]) -> None:
         super().__init__(server, params)
         self._class = _ReusedClientRedisCacheClient
 
@@ -90,11 +96,11 @@ class RedisCache(django_redis.RedisCache):
 
 
 class _ReusedClientRedisCacheClient(django_redis.RedisCacheClient):
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # redis.Redis is thread-safe: each command takes a connection from the pool.
-        self._clients = {}
-        self._count_script = None
+        self._clients: dict[int, redis.Redis] = {}
+        self._count_script: Script | None = None
 
     def get_client(self, key=None, *, write=False):
         pool = self._get_connection_pool(write)

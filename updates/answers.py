@@ -46,7 +46,7 @@ def cached_at_revision[T](
     """
     key = cache_keys.at_revision(event, name)
     try:
-        cached = cache.get(key)
+        cached: T | None = cache.get(key)
     except Exception:
         logger.warning("Cache unavailable; building %s without it", name, exc_info=True)
         return build()

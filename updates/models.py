@@ -1,3 +1,6 @@
+from datetime import datetime
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
@@ -32,11 +35,11 @@ class Event(models.Model):
         return reverse("live", args=[self.slug])
 
 
-class EntryQuerySet(models.QuerySet):
+class EntryQuerySet(models.QuerySet["Entry"]):
     def visible(self) -> "EntryQuerySet":
         return self.filter(live=True)
 
-    def due(self, now) -> "EntryQuerySet":
+    def due(self, now: datetime) -> "EntryQuerySet":
         """Scheduled entries whose time has come but that readers cannot see yet."""
         return self.filter(live=False, draft=False, deleted_at__isnull=True, published_at__lte=now)
 
@@ -111,7 +114,7 @@ class Entry(models.Model):
     def __str__(self) -> str:
         return self.headline
 
-    def save(self, *args, **kwargs) -> None:
+    def save(self, *args: Any, **kwargs: Any) -> None:
         self.body = sanitize_body(self.body)
         super().save(*args, **kwargs)
 
@@ -122,7 +125,7 @@ class Entry(models.Model):
     def is_deleted(self) -> bool:
         return self.deleted_at is not None
 
-    def should_be_live(self, now=None) -> bool:
+    def should_be_live(self, now: datetime | None = None) -> bool:
         """Whether readers should see the entry (at `now`, by default now)."""
         due = self.published_at <= (now or timezone.now())
         return due and not self.draft and not self.is_deleted

@@ -3,6 +3,7 @@
 import functools
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from django.conf import settings
 from django.core import signing
@@ -46,7 +47,7 @@ class Cursor:
 def _verified_cursor(value: str, key: str, fallback_keys: tuple[str, ...]) -> Cursor:
     try:
         event_id, published_at, entry_id = signing.loads(
-            value, key=key, fallback_keys=fallback_keys, salt=_CURSOR_SALT
+            value, key=key, fallback_keys=list(fallback_keys), salt=_CURSOR_SALT
         )
         return Cursor(int(event_id), datetime.fromisoformat(published_at), int(entry_id))
     except (signing.BadSignature, TypeError, ValueError) as error:
@@ -76,7 +77,11 @@ class Changes:
 
 
 def event_list() -> list[Event]:
-    live_first = {Event.Status.LIVE: 0, Event.Status.SCHEDULED: 1, Event.Status.ENDED: 2}
+    live_first: dict[str, int] = {
+        Event.Status.LIVE: 0,
+        Event.Status.SCHEDULED: 1,
+        Event.Status.ENDED: 2,
+    }
     return sorted(Event.objects.all(), key=lambda event: live_first[event.status])
 
 
@@ -92,7 +97,7 @@ def event_get(*, slug: str) -> Event:
     return _from_rows(Event, [row])[0]
 
 
-def _from_rows[M: (Event, Entry)](model: type[M], rows: list[tuple]) -> list[M]:
+def _from_rows[M: (Event, Entry)](model: type[M], rows: list[tuple[Any, ...]]) -> list[M]:
     """What model.objects.raw() makes of rows of _select(model), each value converted as
     the ORM converts it (SQLite gives naive datetimes and integers for booleans), without
     raw()'s matching of columns to fields on every call, which cost more CPU than the
@@ -140,7 +145,7 @@ def entry_page(
     an index scan from the cursor on entry_live_newest whatever the page's number."""
     # live = %s with True, as the ORM writes it: SQLite uses the partial index
     # entry_live_newest ("live" = 1) for that, not for a bare "live".
-    params: list = [event.pk, True]
+    params: list[int | str | None] = [event.pk, True]
     if cursor is not None:
         if cursor.event_id != event.pk:
             raise ValueError("cursor belongs to another event")
@@ -177,7 +182,9 @@ def _page_sql(*, oldest_first: bool, after_cursor: bool) -> str:
 def _select(model: type[Event] | type[Entry]) -> str:
     """SELECT every column of the model's table, in field order (see _from_rows)."""
     quote = connection.ops.quote_name
-    columns = ", ".join(quote(field.column) for field in model._meta.concrete_fields)
+    # Concrete fields are the ones with a column (Field.concrete): the test drops none.
+    fields = model._meta.concrete_fields
+    columns = ", ".join(quote(field.column) for field in fields if field.column is not None)
     return f"SELECT {columns} FROM {quote(model._meta.db_table)}"
 
 

@@ -50,6 +50,14 @@ def render_entry_card(entry: Entry) -> str:
     return render_to_string("updates/_entry.html", {"entry": entry})
 
 
+def _seen_revision(entry: Entry) -> int:
+    """The revision of the entry's last change readers could see: every entry they are
+    sent has one (services.py numbers each change before telling them)."""
+    if entry.revision is None:
+        raise ValueError("An entry readers never saw has no revision to send")
+    return entry.revision
+
+
 def entry_to_dict(entry: Entry) -> EntryDict:
     """Needs entry.event loaded (select_related) for the permalink."""
     return {
@@ -63,14 +71,14 @@ def entry_to_dict(entry: Entry) -> EntryDict:
         "correction": entry.correction,
         "pinned": entry.pinned,
         "key_event": entry.key_event,
-        "revision": entry.revision,
+        "revision": _seen_revision(entry),
         "url": entry.get_absolute_url(),
         "html": render_entry_card(entry),
     }
 
 
 def tombstone_to_dict(entry: Entry) -> TombstoneDict:
-    return {"id": entry.pk, "deleted": True, "revision": entry.revision}
+    return {"id": entry.pk, "deleted": True, "revision": _seen_revision(entry)}
 
 
 def change_to_dict(entry: Entry) -> EntryDict | TombstoneDict:

@@ -12,16 +12,17 @@ number, and a change numbered R+1 can only commit after the one numbered R, so a
 reader's "changes since R" never skips a slower transaction.
 """
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from updates.live import broadcast
-from updates.models import Entry, EntryChange, Event
+from updates.models import Entry, EntryChange, Event, JournalistProfile
 
 ENTRY_EDITABLE_FIELDS = frozenset(
     {"headline", "body", "byline", "published_at", "pinned", "key_event", "draft", "correction"}
@@ -61,7 +62,7 @@ def _apply(obj: Entry | Event, changes: dict[str, Any], allowed: frozenset[str])
         setattr(obj, name, value)
 
 
-def _record(entry: Entry, *, action: str, by: AbstractBaseUser | None, fields=()) -> None:
+def _record(entry: Entry, *, action: str, by: User | None, fields: Iterable[str] = ()) -> None:
     EntryChange.objects.create(
         entry=entry,
         changed_by=by,
@@ -92,8 +93,8 @@ def _save_and_tell_readers(entry: Entry, *, was_live: bool, now: datetime | None
     transaction.on_commit(lambda: broadcast.send_entry_change(kind, entry))
 
 
-def default_byline(user: AbstractBaseUser | None) -> str:
-    profile = getattr(user, "journalist_profile", None)
+def default_byline(user: User | AnonymousUser | None) -> str:
+    profile: JournalistProfile | None = getattr(user, "journalist_profile", None)
     return profile.byline if profile else ""
 
 
@@ -132,7 +133,7 @@ def event_update(*, event: Event, changes: dict[str, Any]) -> Event:
 def entry_publish(
     *,
     event: Event,
-    author: AbstractBaseUser | None,
+    author: User | None,
     headline: str,
     body: str,
     byline: str = "",
@@ -166,7 +167,7 @@ def entry_update(
     *,
     entry: Entry,
     changes: dict[str, Any],
-    by: AbstractBaseUser | None = None,
+    by: User | None = None,
     expected_version: int | None = None,
 ) -> Entry:
     """Apply the changes to the entry as stored and tell readers; no change, no new
@@ -199,7 +200,7 @@ def entry_update(
 
 
 @transaction.atomic
-def entry_delete(*, entry: Entry, by: AbstractBaseUser | None = None) -> Entry:
+def entry_delete(*, entry: Entry, by: User | None = None) -> Entry:
     """Keep the row as a tombstone, so readers can be told and an editor can restore it."""
     _event_lock(entry.event_id)
     entry.refresh_from_db()
@@ -213,7 +214,7 @@ def entry_delete(*, entry: Entry, by: AbstractBaseUser | None = None) -> Entry:
 
 
 @transaction.atomic
-def entry_restore(*, entry: Entry, by: AbstractBaseUser | None = None) -> Entry:
+def entry_restore(*, entry: Entry, by: User | None = None) -> Entry:
     _event_lock(entry.event_id)
     entry.refresh_from_db()
     if not entry.is_deleted:
