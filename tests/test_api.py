@@ -7,6 +7,7 @@ from django.core import signing
 from django.core.cache import cache
 from django.utils import timezone
 
+from updates import forms
 from updates.models import Event
 from updates.selectors import Cursor
 from updates.services import entry_delete, entry_update
@@ -369,6 +370,36 @@ def test_cursors_made_at_different_times_for_one_entry_find_the_same_held_page(
     with django_assert_num_queries(0):
         again = client.get(f"{ENTRIES_URL}?before={later}&min_revision=125")
     assert again.content == held.content
+
+
+@pytest.fixture
+def validations(monkeypatch) -> list[dict]:
+    """The data of each query of entries/ that EntryListForm validates from now on."""
+    forms._entries_asked.cache_clear()  # the queries other tests asked
+    validated, full_clean = [], forms.EntryListForm.full_clean
+
+    def counted(form: forms.EntryListForm) -> None:
+        validated.append(form.data)
+        full_clean(form)
+
+    monkeypatch.setattr(forms.EntryListForm, "full_clean", counted)
+    return validated
+
+
+def test_a_load_more_query_is_validated_once_however_many_readers_ask_it(
+    client, many_entries, validations
+):
+    cursor = client.get(f"{ENTRIES_URL}?limit=5").json()["next"]
+    for junk in ["", "&utm_source=x", "", "&utm_source=y"]:
+        response = client.get(f"{ENTRIES_URL}?before={cursor}&min_revision=125{junk}")
+        assert response.status_code == 200
+    assert [data.get("before") for data in validations] == [None, cursor]
+
+
+def test_a_refused_load_more_query_is_validated_each_time(client, many_entries, validations):
+    for _ in range(3):
+        assert client.get(f"{ENTRIES_URL}?limit=0").status_code == 400
+    assert len(validations) == 3
 
 
 # int() reads all of these as numbers, and IntegerField "3.0" too: so many addresses for

@@ -12,10 +12,9 @@ from collections.abc import Callable
 
 import orjson
 from django.core.cache import cache
-from django.http import QueryDict
 
 from updates import cache_keys
-from updates.forms import EntryPageForm, first_error, min_revision_asked
+from updates.forms import BadQuery, EntriesAsked, PageAsked
 from updates.live import runtime
 from updates.models import Entry, Event
 from updates.selectors import EntryPage, entry_changes_since, entry_page, event_get
@@ -114,38 +113,27 @@ def changes_json(event: Event, *, since: int) -> bytes:
     return cached_at_revision(event, f"api-changes-since-{since}", encoded)
 
 
-class BadQuery(ValueError):
-    """A query string the API refuses; the message is the reason a client reads."""
-
-
-def entry_page_body(slug: str, query: QueryDict) -> tuple[bytes, bool]:
-    """The encoded page `query` asks for, and whether the answer is right for anyone who
-    asks the same URL (a page after a cursor, for a given min_revision). Raises BadQuery.
+def entry_page_body(slug: str, asked: EntriesAsked) -> tuple[bytes, bool]:
+    """The encoded page `asked` names, and whether the answer is right for anyone who asks
+    the same URL (a page after a cursor, for a given min_revision). Raises BadQuery for a
+    cursor of another event.
 
     The nearest copy that is new enough: held in this process for a page that says its
     revision (updates/held_pages.py), then the page cached for the event's revision,
-    then built. Both are looked up before the rest of the query is validated, so that a
-    repeated page (and the first page every reader's script asks for after a reset) is
-    no page query, and for a held page not even the event's; only a page whose query
-    passed is ever kept, and a cursor this site did not sign is never looked up.
+    then built. A repeated page (and the first page every reader's script asks for after
+    a reset) is no page query, and a held page not even the event's.
     """
-    try:
-        min_revision = min_revision_asked(query)
-    except ValueError as reason:
-        raise BadQuery(str(reason)) from reason
-    page_asked = EntryPageForm.page_asked(query)
-    held_key = (slug, page_asked) if page_asked and page_asked.after_cursor else None
+    page, min_revision = asked
+    held_key = (slug, page) if page.cursor else None
     if held_key and min_revision is not None:
         body = runtime.current().held_pages.get(held_key, min_revision=min_revision)
         if body is not None:
             return body, True
     event = event_get(slug=slug)
-    if page_asked is None:
-        return entry_page_built(event, query), False  # raises BadQuery for the cursor
     body = cached_at_revision(
         event,
-        f"api-page-{page_asked.digest()}",
-        lambda: entry_page_built(event, query),
+        f"api-page-{page.digest()}",
+        lambda: entry_page_built(event, page),
         seconds=PAGE_CACHE_SECONDS,
     )
     if held_key is None:
@@ -155,18 +143,11 @@ def entry_page_body(slug: str, query: QueryDict) -> tuple[bytes, bool]:
     return body, min_revision is not None and event.revision >= min_revision
 
 
-def entry_page_built(event: Event, query: QueryDict) -> bytes:
-    form = EntryPageForm(query)
-    if not form.is_valid():
-        raise BadQuery(first_error(form))
-    data = form.cleaned_data
+def entry_page_built(event: Event, page: PageAsked) -> bytes:
     try:
-        page = entry_page(
-            event=event,
-            cursor=data["cursor"],
-            oldest_first=data["oldest_first"],
-            limit=data["limit"],
+        entries = entry_page(
+            event=event, cursor=page.cursor, oldest_first=page.oldest_first, limit=page.limit
         )
     except ValueError as reason:
         raise BadQuery(f"cursor: {reason}") from reason
-    return entry_page_json(page, revision=event.revision)
+    return entry_page_json(entries, revision=event.revision)

@@ -11,8 +11,8 @@ from django.views import defaults
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
-from updates.answers import BadQuery, changes_json, entry_page_body
-from updates.forms import ChangesForm, first_error
+from updates.answers import changes_json, entry_page_body
+from updates.forms import BadQuery, ChangesForm, entries_asked, first_error
 from updates.held_pages import HELD_SECONDS
 from updates.ratelimit import rate_limited, request_client_address
 from updates.selectors import event_get
@@ -121,7 +121,7 @@ def event_detail(request: HttpRequest, slug: str) -> HttpResponse:
 @json_api
 def entry_list(request: HttpRequest, slug: str) -> HttpResponse:
     try:
-        body, shareable = entry_page_body(slug, request.GET)
+        body, shareable = entry_page_body(slug, entries_asked(request.GET))
     except BadQuery as reason:
         return error(str(reason))
     response = HttpResponse(body, content_type="application/json")

@@ -1,11 +1,13 @@
 """The forms: the query strings of pages and the API, and the entry as journalists write it."""
 
+import functools
 import hashlib
 import re
 from datetime import datetime
 from typing import Any, NamedTuple
 
 from django import forms
+from django.conf import settings
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.http import QueryDict
 from django.utils.html import strip_tags
@@ -48,20 +50,8 @@ class CursorField(forms.Field):
             raise forms.ValidationError("is not a cursor this site gave out") from error
 
 
-class PageAsked(NamedTuple):
-    """A page of entries as a query names it (EntryPageForm.page_asked), not yet validated."""
-
-    before: Cursor | None
-    after: Cursor | None
-    order: str | None
-    limit: str | None
-
-    @property
-    def after_cursor(self) -> bool:
-        return bool(self.before or self.after)
-
-    def digest(self) -> str:
-        return hashlib.blake2b(repr(self).encode(), digest_size=16).hexdigest()
+class BadQuery(ValueError):
+    """A query string the API refuses; the message is the reason a client reads."""
 
 
 class EntryPageForm(forms.Form):
@@ -71,22 +61,6 @@ class EntryPageForm(forms.Form):
     after = CursorField(required=False)
     order = forms.ChoiceField(required=False, choices=[("newest", "newest"), ("oldest", "oldest")])
     limit = NumberField(required=False, min_value=1, max_value=100)
-
-    @staticmethod
-    def page_asked(query: QueryDict) -> PageAsked | None:
-        """Names the page `query` asks for by exactly the values this form reads of it (so
-        junk parameters make no new page), a cursor by the position it stands for (cursors
-        signed at different times for one entry differ as text): to look up a page kept
-        for a query that passed, without the cost of validating the rest. None for a
-        cursor this site did not sign (it is refused, and nothing is looked up for it)."""
-        try:
-            before, after = (
-                Cursor.decode(value) if (value := query.get(name)) else None
-                for name in ("before", "after")
-            )
-        except ValueError:
-            return None
-        return PageAsked(before, after, query.get("order"), query.get("limit"))
 
     def clean_limit(self) -> int:
         return self.cleaned_data["limit"] or PAGE_SIZE
@@ -111,17 +85,52 @@ class ChangesForm(forms.Form):
     since = revision_field()
 
 
-_MIN_REVISION = revision_field(required=False)
+class EntryListForm(EntryPageForm):
+    """The API's entries/, which the page's "Load more" asks with the revision the page
+    shows (`min_revision`): any page at least that new will do (updates/held_pages.py)."""
+
+    min_revision = revision_field(required=False)
 
 
-def min_revision_asked(query: QueryDict) -> int | None:
-    """?min_revision= of an entries page: the revision the asking page shows, so that any
-    page at least that new will do (updates/held_pages.py). None if not given. Raises
-    ValueError with the reason."""
-    try:
-        return _MIN_REVISION.clean(query.get("min_revision"))
-    except ValidationError as error:
-        raise ValueError(f"min_revision: {error.messages[0]}") from error
+class PageAsked(NamedTuple):
+    """A page of entries as a valid query asks for it: what a kept page is found by, its
+    cursor by the position it stands for (cursors signed at different times for one entry
+    differ as text)."""
+
+    cursor: Cursor | None
+    oldest_first: bool
+    limit: int
+
+    def digest(self) -> str:
+        return hashlib.blake2b(repr(self).encode(), digest_size=16).hexdigest()
+
+
+class EntriesAsked(NamedTuple):
+    page: PageAsked
+    min_revision: int | None
+
+
+def entries_asked(query: QueryDict) -> EntriesAsked:
+    """What a query of entries/ asks, as EntryListForm validates it. Raises BadQuery."""
+    # Only the values the form reads: junk parameters are the same query.
+    values = tuple(query.get(name) for name in EntryListForm.base_fields)
+    return _entries_asked(values, settings.SECRET_KEY, tuple(settings.SECRET_KEY_FALLBACKS))
+
+
+# Every reader of a page asks its "Load more" with the same values, and validating them (a
+# Django form) cost more than answering from a held page: each is validated once per process.
+# The keys are in the arguments, as whether a cursor is valid depends on them; a query that
+# fails is not kept, and is validated every time.
+@functools.lru_cache(maxsize=1024)
+def _entries_asked(
+    values: tuple[str | None, ...], key: str, fallback_keys: tuple[str, ...]
+) -> EntriesAsked:
+    form = EntryListForm(dict(zip(EntryListForm.base_fields, values, strict=True)))
+    if not form.is_valid():
+        raise BadQuery(first_error(form))
+    data = form.cleaned_data
+    page = PageAsked(data["cursor"], data["oldest_first"], data["limit"])
+    return EntriesAsked(page, data["min_revision"])
 
 
 def first_error(form: forms.Form) -> str:
