@@ -123,7 +123,7 @@ def entry_page_body(slug: str, asked: EntriesAsked) -> tuple[bytes, bool]:
     then built. A repeated page (and the first page every reader's script asks for after
     a reset) is no page query, and a held page not even the event's.
     """
-    page, min_revision = asked
+    page, min_revision = asked.page, asked.min_revision
     held_key = (slug, page) if page.cursor else None
     if held_key and min_revision is not None:
         body = runtime.current().held_pages.get(held_key, min_revision=min_revision)

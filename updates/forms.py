@@ -3,8 +3,9 @@
 import functools
 import hashlib
 import re
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any
 
 from django import forms
 from django.conf import settings
@@ -65,8 +66,9 @@ class EntryPageForm(forms.Form):
     def clean_limit(self) -> int:
         return self.cleaned_data["limit"] or PAGE_SIZE
 
-    def clean(self) -> dict:
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
         before, after = data.get("before"), data.get("after")
         if before and after:
             raise forms.ValidationError("give before or after, not both", code="both")
@@ -92,7 +94,8 @@ class EntryListForm(EntryPageForm):
     min_revision = revision_field(required=False)
 
 
-class PageAsked(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class PageAsked:
     """A page of entries as a valid query asks for it: what a kept page is found by, its
     cursor by the position it stands for (cursors signed at different times for one entry
     differ as text)."""
@@ -105,7 +108,8 @@ class PageAsked(NamedTuple):
         return hashlib.blake2b(repr(self).encode(), digest_size=16).hexdigest()
 
 
-class EntriesAsked(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class EntriesAsked:
     page: PageAsked
     min_revision: int | None
 
@@ -136,7 +140,8 @@ def _entries_asked(
 def first_error(form: forms.Form) -> str:
     """One reason a client can read, e.g. "limit: Ensure this value is less than ..."."""
     name, errors = next(iter(form.errors.items()))
-    return errors[0] if name == NON_FIELD_ERRORS else f"{name}: {errors[0]}"
+    reason = str(errors[0])
+    return reason if name == NON_FIELD_ERRORS else f"{name}: {reason}"
 
 
 # What the editor offers is what sanitize.py keeps: nothing else can be typed or pasted.
