@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 LOWEST := .venv-lowest
 
-.PHONY: run test test-lowest bench lint format migrations-check lock
+.PHONY: run test test-lowest test-stock-daphne bench lint format migrations-check lock
 
 run: $(VENV)/.run-installed
 	$(BIN)/python manage.py migrate --noinput
@@ -20,6 +20,15 @@ test: $(VENV)/.test-installed
 # dependency (theirs at the newest), so that every lower bound there is one that works.
 test-lowest: $(LOWEST)/.installed
 	$(LOWEST)/bin/python -m pytest -m "not browser and not faults and not load"
+
+# The end-to-end websocket tests again on stock Daphne (`python -m daphne` with the limits
+# it takes: tests/servers.py), which the app must be served correctly by: the browser tests
+# and the frames real clients read from a real Daphne. Not the tests of what only
+# liveblog/server.py adds (docs/reliability.md, "Stock Daphne").
+test-stock-daphne: $(VENV)/.test-installed
+	LIVEBLOG_TEST_DAPHNE=stock $(BIN)/python -m pytest tests/browser \
+		tests/test_server_protocol.py::test_a_real_client_reads_every_frame_size_from_a_real_daphne \
+		tests/test_server_protocol.py::test_a_reader_that_stops_reading_gets_every_frame_whole_and_in_order_once_it_reads
 
 # Fan-out to 500, 2,000 and 5,000 readers through one Daphne process, against a bare
 # websockets broadcast, written into the table at the top of docs/performance.md; needs

@@ -51,7 +51,7 @@ STOCK_LIMITS = {
     "websocket_timeout": 24 * 60 * 60,
     # A request the app has not answered in 30 s gets a 503 and its connection back.
     # Every view answers in milliseconds and a save waits at most 2 s on Redis
-    # (updates/delivery.py), so only a stuck database comes near this.
+    # (updates/live/delivery.py), so only a stuck database comes near this.
     "http_timeout": 30,
     # What a disconnect has to do (leave the delivery, maybe a group on Redis) takes
     # well under a second; an app instance that takes longer than this is cancelled.
@@ -72,9 +72,9 @@ READER_MESSAGE_LIMITS = {
 # What `python -m liveblog.server` runs with.
 LIMITS = STOCK_LIMITS | READER_MESSAGE_LIMITS
 
-# Twisted closes an HTTP connection that has sent nothing for this long (its default
-# is 60 s): an idle keep-alive connection, or a client trickling its request headers
-# slower than a byte per 15 s. Twisted also caps request headers at 16 KiB and 500
+# On the fast path, Twisted closes an HTTP connection that has sent nothing for this long
+# (its default is 60 s): an idle keep-alive connection, or a client trickling its request
+# headers slower than a byte per 15 s. Twisted also caps request headers at 16 KiB and 500
 # lines. A header deadline (nginx's client_header_timeout) is the proxy's job.
 HTTP_IDLE_TIMEOUT_SECONDS = 15
 

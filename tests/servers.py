@@ -5,6 +5,7 @@ file that a failed test's report shows. The fixtures that start them are in
 tests/conftest.py.
 """
 
+import os
 import signal
 import socket
 import subprocess
@@ -65,8 +66,28 @@ def database_url(db: dict) -> str:
 
 def daphne_command(options: Sequence[str] = ()) -> list[str]:
     """Daphne as production runs it (liveblog/server.py: its limits), plus any options
-    a test changes, e.g. ["--ping-interval", "1"]; the last one given wins."""
+    a test changes, e.g. ["--ping-interval", "1"]; the last one given wins.
+
+    With LIVEBLOG_TEST_DAPHNE=stock (make test-stock-daphne), stock Daphne with the limits
+    it takes: the app must be served correctly without liveblog/server.py."""
+    if os.environ.get("LIVEBLOG_TEST_DAPHNE") == "stock":
+        return [sys.executable, "-m", "daphne", *stock_limit_options(), *options]
     return [sys.executable, "-m", "liveblog.server", *options]
+
+
+def stock_limit_options() -> list[str]:
+    """liveblog/server.py's STOCK_LIMITS as stock Daphne's command-line options."""
+    from daphne.cli import CommandLineInterface
+
+    from liveblog.server import STOCK_LIMITS
+
+    parser = CommandLineInterface().parser
+    flags = {
+        action.dest: action.option_strings[-1]
+        for action in parser._actions
+        if action.option_strings
+    }
+    return [option for name, value in STOCK_LIMITS.items() for option in (flags[name], str(value))]
 
 
 @dataclass
