@@ -156,12 +156,12 @@ class ListenOnlyWebSocketProtocol(WebSocketProtocol):
     """
 
     # autobahn's _connectionMade copies its factory's 29 options onto every connection,
-    # and pretty-prints the lot for a debug line that txaio then drops: 12% of Daphne's
-    # CPU while 3,000 readers reconnected at once (py-spy, bench/storm.py). The copies
-    # also take each connection's instance dict past 85 entries, which doubles its table
-    # (3.3 KB, not 1.6). So autobahn is given none to copy; the options sendMessage checks
-    # on every frame are copied here (read through FactoryOption, they made each send
-    # 0.8 µs slower), and the rest are read from the factory.
+    # and pretty-prints the lot for a debug line that txaio then drops: a large share of
+    # Daphne's CPU in a reconnect storm (py-spy on bench/storm.py). The copies also take
+    # each connection's instance dict past the size at which CPython doubles its table.
+    # So autobahn is given none to copy; the options sendMessage checks on every frame
+    # are copied here (read through FactoryOption, they would slow every send of a
+    # fan-out: bench/fanout.py), and the rest are read from the factory.
     OPTIONS_FROM_FACTORY = WebSocketProtocol.CONFIG_ATTRS
     OPTIONS_COPIED = ("autoFragmentSize", "maskServerFrames", "logFrames", "logOctets")
     CONFIG_ATTRS = ()
@@ -179,7 +179,8 @@ class ListenOnlyWebSocketProtocol(WebSocketProtocol):
 
     def _forget_the_handshake(self) -> None:
         # A reader's socket stays open for hours, and so would what only its handshake
-        # needed: 4 KB of 27 per reader (docs/performance.md, "Memory per idle reader").
+        # needed: a share of each reader's memory (bench/fanout.py's RSS per idle reader;
+        # docs/performance.md, "Memory per idle reader").
         transport = self.transport
         channel = getattr(transport, "producer", None)
         if isinstance(channel, HTTPChannel):
@@ -277,7 +278,7 @@ class InputQueue:
     receive, disconnect): first in, first out, unbounded, for any number of getters.
 
     asyncio.Queue holds three deques and an asyncio.Event's deque, each with a block of 64
-    slots: 3 KB per connection, for the two messages a reader's socket ever gets. Daphne
+    slots, per connection, for the two messages a reader's socket ever gets. Daphne
     calls put_nowait and tests its truth; the application awaits get.
     """
 

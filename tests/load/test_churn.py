@@ -17,9 +17,9 @@ CHURN_SECONDS = 60
 # Daphne's disconnect clean-up (leaving the delivery) runs once the socket is gone.
 SETTLE_SECONDS = 3
 # Python keeps what its allocator grew during the warm-up (same concurrency), so the
-# baseline already holds the pools; what is left above it is what readers leaked. At
-# ~35 KiB per connected reader (docs/performance.md), 16 MiB is what ~470 of the
-# thousands of readers would leave behind if none of theirs were freed.
+# baseline already holds the pools; what is left above it is what readers leaked: 16 MiB
+# is what a few hundred of the thousands of readers would leave behind if none of theirs
+# were freed (bench/fanout.py measures what a connected reader holds).
 TOLERANCE_KIB = 16 * 1024
 AT_LEAST_CONNECTIONS = 2000
 
