@@ -5,6 +5,7 @@ uvicorn and hypercorn do (ASGI lifespan spec 2.0).
 
 import asyncio
 import logging
+from typing import Any
 
 logger = logging.getLogger(__name__)
 
@@ -22,8 +23,15 @@ class Lifespan:
         self.application = application
         self._input: asyncio.Queue[dict] = asyncio.Queue()
         self._replies: asyncio.Queue[dict] = asyncio.Queue()
-        self._instance: asyncio.Future | None = None
+        self._instance: asyncio.Future[None] | None = None
         self.started = False
+
+    @property
+    def instance(self) -> "asyncio.Future[None]":
+        """The application's instance for the lifespan scope, made by startup()."""
+        if self._instance is None:
+            raise RuntimeError("The lifespan has not started")
+        return self._instance
 
     async def startup(self) -> None:
         """Returns once the application's startup is complete, or at once if the application
@@ -49,7 +57,7 @@ class Lifespan:
                 reply = await self._exchange("lifespan.shutdown")
         except TimeoutError:
             logger.warning("The application's lifespan shutdown took over %s s: cancelled", timeout)
-            self._instance.cancel()
+            self.instance.cancel()
             return
         if reply is not None and reply["type"] != "lifespan.shutdown.complete":
             logger.error(
@@ -62,13 +70,14 @@ class Lifespan:
         await self._input.put({"type": event})
         reply = asyncio.ensure_future(self._replies.get())
         try:
-            await asyncio.wait({reply, self._instance}, return_when=asyncio.FIRST_COMPLETED)
+            either: set[asyncio.Future[Any]] = {reply, self.instance}
+            await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
             if reply.done():
                 return reply.result()
         finally:
             reply.cancel()
         # As the spec asks of servers: an application that raises on the lifespan scope
         # (Channels' ProtocolTypeRouter without a "lifespan" route) is served without it.
-        error = None if self._instance.cancelled() else self._instance.exception()
+        error = None if self.instance.cancelled() else self.instance.exception()
         logger.info("The application takes no lifespan events (%r): serving without them", error)
         return None

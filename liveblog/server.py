@@ -20,6 +20,7 @@ import struct
 from functools import partial
 from typing import NamedTuple
 
+from autobahn.websocket.types import ConnectionRequest
 from daphne.cli import CommandLineInterface
 from daphne.server import Server
 from daphne.ws_protocol import WebSocketProtocol
@@ -130,14 +131,6 @@ class FactoryOption:
         return getattr(protocol.factory, self.name)
 
 
-def options_read_from_factory(protocol_class: type) -> type:
-    """The protocol class, reading from the factory each option it does not copy."""
-    for name in protocol_class.OPTIONS_FROM_FACTORY:
-        if name not in protocol_class.OPTIONS_COPIED:
-            setattr(protocol_class, name, FactoryOption(name))
-    return protocol_class
-
-
 class OpenedRequest(NamedTuple):
     """What Daphne reads of autobahn's ConnectionRequest (headers, parameters, origin...)
     once the socket is open: the path, for its access log."""
@@ -145,7 +138,6 @@ class OpenedRequest(NamedTuple):
     path: str
 
 
-@options_read_from_factory
 class ListenOnlyWebSocketProtocol(WebSocketProtocol):
     """Daphne's websocket protocol, with the message size limit on incoming messages only,
     a short path for the frames a fan-out sends, and nothing kept of the handshake.
@@ -162,6 +154,9 @@ class ListenOnlyWebSocketProtocol(WebSocketProtocol):
     # So autobahn is given none to copy; the options sendMessage checks on every frame
     # are copied here (read through FactoryOption, they would slow every send of a
     # fan-out: bench/fanout.py), and the rest are read from the factory.
+    # autobahn's handshake request, then only what Daphne reads of it once open.
+    request: "ConnectionRequest | OpenedRequest"
+
     OPTIONS_FROM_FACTORY = WebSocketProtocol.CONFIG_ATTRS
     OPTIONS_COPIED = ("autoFragmentSize", "maskServerFrames", "logFrames", "logOctets")
     CONFIG_ATTRS = ()
@@ -193,7 +188,7 @@ class ListenOnlyWebSocketProtocol(WebSocketProtocol):
             transport.unregisterProducer()
             channel.requests.clear()
         for name in HANDSHAKE_ONLY:
-            vars(self).pop(name, None)
+            self.__dict__.pop(name, None)
         self.request = OpenedRequest(self.request.path)
 
     def sendMessage(
@@ -273,6 +268,16 @@ class ListenOnlyWebSocketProtocol(WebSocketProtocol):
         transport.write(data)
 
 
+def options_read_from_factory(protocol_class: type[ListenOnlyWebSocketProtocol]) -> None:
+    """Has the protocol class read from the factory each option it does not copy."""
+    for name in protocol_class.OPTIONS_FROM_FACTORY:
+        if name not in protocol_class.OPTIONS_COPIED:
+            setattr(protocol_class, name, FactoryOption(name))
+
+
+options_read_from_factory(ListenOnlyWebSocketProtocol)
+
+
 class InputQueue:
     """What Daphne's asyncio.Queue does as an application instance's input (connect,
     receive, disconnect): first in, first out, unbounded, for any number of getters.
@@ -334,7 +339,7 @@ class LiveblogServer(Server):
             if value is not None:
                 given[name] = value
         super().__init__(*args, **options | self.reader_message_limits | given)
-        self.endpoints = [
+        self.endpoints: list[str] = [
             f"{endpoint}:backlog={LISTEN_BACKLOG}"
             if endpoint.startswith("tcp:") and ":backlog=" not in endpoint
             else endpoint
@@ -345,8 +350,10 @@ class LiveblogServer(Server):
         self.lifespan = Lifespan(self.application)
         # Once the reactor runs its asyncio loop, where the application lives. Daphne
         # listens before that: the first connections may come before startup completes.
-        reactor.callLater(0, self._lifespan_startup)
-        reactor.addSystemEventTrigger("before", "shutdown", self._lifespan_shutdown)
+        # (Twisted types the reactor through zope interfaces, whose methods mypy reads with
+        # `self` as their first argument.)
+        reactor.callLater(0, self._lifespan_startup)  # type: ignore[arg-type]
+        reactor.addSystemEventTrigger("before", "shutdown", self._lifespan_shutdown)  # type: ignore[arg-type]
         super().run()
 
     def _lifespan_startup(self) -> None:
