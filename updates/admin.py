@@ -2,6 +2,8 @@
 change and tells readers once it has committed. Posting happens on each event's desk
 (desk.py); the entry form here is for edits, corrections and the history."""
 
+from typing import Any
+
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
@@ -13,6 +15,7 @@ from updates import desk
 from updates.entry_actions import ENTRY_ACTIONS
 from updates.forms import EntryForm
 from updates.models import Entry, EntryChange, Event, JournalistProfile
+from updates.roles import signed_in
 from updates.services import (
     ENTRY_EDITABLE_FIELDS,
     EditConflict,
@@ -49,8 +52,9 @@ class EntryAdminForm(EntryForm):
         if self.instance.pk:
             self.fields["opened_version"].initial = self.instance.version
 
-    def clean(self) -> dict:
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
         opened = data.get("opened_version")
         if self.instance.pk and opened is not None:
             current = Entry.objects.get(pk=self.instance.pk)
@@ -79,7 +83,9 @@ def list_action(name: str):
 
     def run(model_admin: admin.ModelAdmin, request: HttpRequest, queryset) -> None:
         done = [
-            action.run(entry=entry, by=request.user) for entry in queryset if action.offered(entry)
+            action.run(entry=entry, by=signed_in(request))
+            for entry in queryset
+            if action.offered(entry)
         ]
         model_admin.message_user(request, f"{action.label}: {len(done)} entries.", messages.SUCCESS)
 
@@ -110,8 +116,7 @@ class EntryChangeInline(admin.TabularInline):
     """The corrections trail: who changed what, and the words as they were before."""
 
     model = EntryChange
-    fields = ["changed_at", "changed_by", "action", "fields", "headline", "body"]
-    readonly_fields = fields
+    fields = readonly_fields = ("changed_at", "changed_by", "action", "fields", "headline", "body")
     extra = 0
     can_delete = False
     verbose_name_plural = "history (the words as they were before each change)"
@@ -163,15 +168,16 @@ class EntryAdmin(admin.ModelAdmin):
                 entry_update(
                     entry=obj,
                     changes=changed_values(form, ENTRY_EDITABLE_FIELDS),
-                    by=request.user,
+                    by=signed_in(request),
                     expected_version=form.cleaned_data.get("opened_version"),
                 )
             except EditConflict as conflict:
                 # Lost a race with another save between the form's check and this one.
-                request.edit_conflict = conflict
+                # For response_change, which tells the journalist.
+                request.edit_conflict = conflict  # type: ignore[attr-defined]
             return
         obj.pk = entry_publish(
-            event=form.cleaned_data["event"], author=request.user, **form.entry_values()
+            event=form.cleaned_data["event"], author=signed_in(request), **form.entry_values()
         ).pk
         obj.refresh_from_db()
 
@@ -187,11 +193,11 @@ class EntryAdmin(admin.ModelAdmin):
         return super().response_change(request, obj)
 
     def delete_model(self, request: HttpRequest, obj: Entry) -> None:
-        entry_delete(entry=obj, by=request.user)
+        entry_delete(entry=obj, by=signed_in(request))
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Entry]) -> None:
         for entry in queryset:
-            entry_delete(entry=entry, by=request.user)
+            entry_delete(entry=entry, by=signed_in(request))
 
 
 @admin.register(Event)

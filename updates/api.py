@@ -1,6 +1,7 @@
 """The JSON API of docs/api.md. Errors are {"error": reason} with a 4xx status, never a 500;
 every answer under /api/ is JSON, a 500 all the same included (server_error)."""
 
+from collections.abc import Mapping
 from functools import wraps
 
 import orjson
@@ -19,7 +20,7 @@ from updates.selectors import event_get
 from updates.serialize import event_to_dict
 
 
-def json_response(data: dict, status: int = 200) -> HttpResponse:
+def json_response(data: Mapping[str, object], status: int = 200) -> HttpResponse:
     return HttpResponse(orjson.dumps(data), status=status, content_type="application/json")
 
 

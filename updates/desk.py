@@ -21,6 +21,7 @@ from updates.entry_actions import ENTRY_ACTIONS, entry_actions_offered
 from updates.forms import EntryForm
 from updates.live import presence
 from updates.models import Entry, Event
+from updates.roles import signed_in
 from updates.sanitize import sanitize_body
 from updates.serialize import render_entry_card
 from updates.services import default_byline, entry_publish
@@ -42,7 +43,7 @@ def page(request: HttpRequest, event_id: int, admin_context: dict) -> HttpRespon
     if request.method == "POST":
         form = EntryForm(request.POST, can_pin=can_pin)
         if form.is_valid():
-            entry = entry_publish(event=event, author=request.user, **form.entry_values())
+            entry = entry_publish(event=event, author=signed_in(request), **form.entry_values())
             messages.success(request, f"{entry.state.capitalize()}: {entry.headline}")
             return redirect("admin:updates_event_desk", event.pk)
     else:
@@ -54,7 +55,7 @@ def page(request: HttpRequest, event_id: int, admin_context: dict) -> HttpRespon
         "media": admin_context.get("media", forms.Media()) + form.media,
         # Each entry with the buttons of what this journalist may do to it now.
         "entries": [
-            (entry, entry_actions_offered(entry, request.user))
+            (entry, entry_actions_offered(entry, signed_in(request)))
             for entry in Entry.objects.filter(event=event).select_related("event", "author")[
                 :DESK_ENTRIES
             ]
@@ -71,7 +72,7 @@ def entry_action(request: HttpRequest, event_id: int, entry_id: int, action: str
         raise PermissionDenied
     entry = get_object_or_404(Entry, event=event, pk=entry_id)
     try:
-        ENTRY_ACTIONS[action].run(entry=entry, by=request.user)
+        ENTRY_ACTIONS[action].run(entry=entry, by=signed_in(request))
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
     else:

@@ -3,10 +3,10 @@ admin's list actions both come from this table, so an action is added in one pla
 Each runs a service, which numbers the change and tells readers (services.py)."""
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 
 from updates.models import Entry
@@ -18,18 +18,18 @@ class EntryAction:
     label: str  # on the desk's button
     description: str  # in the admin's list of actions
     permission: str
-    changes: dict[str, Any] | None = None  # made by entry_update; or:
+    changes: dict[str, Any] = field(default_factory=dict)  # made by entry_update; or:
     service: Callable[..., Entry] | None = None
     offered_when: Callable[[Entry], bool] | None = None  # for a service
 
     def offered(self, entry: Entry) -> bool:
         """A change is offered while it would change something of an entry not deleted."""
-        if self.changes is None:
+        if self.offered_when is not None:
             return self.offered_when(entry)
         differs = any(getattr(entry, name) != value for name, value in self.changes.items())
         return differs and not entry.is_deleted
 
-    def run(self, *, entry: Entry, by: AbstractBaseUser) -> Entry:
+    def run(self, *, entry: Entry, by: User) -> Entry:
         """Raises PermissionDenied, or the service's ValidationError."""
         if not by.has_perm(self.permission):
             raise PermissionDenied
@@ -69,7 +69,7 @@ ENTRY_ACTIONS = {
 }
 
 
-def entry_actions_offered(entry: Entry, user: AbstractBaseUser) -> list[tuple[str, str]]:
+def entry_actions_offered(entry: Entry, user: User) -> list[tuple[str, str]]:
     """(name, label) of what `user` may do to `entry` now, in the table's order."""
     return [
         (name, action.label)
