@@ -526,7 +526,14 @@ def serve_daphne() -> None:
 
 
 class Daphne:
-    def __init__(self, env: dict[str, str], log_path: Path, *, traced: bool = False) -> None:
+    def __init__(
+        self,
+        env: dict[str, str],
+        log_path: Path,
+        *,
+        traced: bool = False,
+        options: tuple[str, ...] = (),
+    ) -> None:
         self.port = free_port()
         self.log_path = log_path
         self.url = f"ws://{HOST}:{self.port}/ws/live/{SLUG}/"
@@ -538,7 +545,7 @@ class Daphne:
             env = env | {"LIVEBLOG_BENCH_TRACEMALLOC": str(self.snapshot_path)}
         with log_path.open("wb") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-c", SERVE_DAPHNE, "-b", HOST, "-p", str(self.port)]
+                [sys.executable, "-c", SERVE_DAPHNE, "-b", HOST, "-p", str(self.port), *options]
                 + ["liveblog.asgi:application"],
                 cwd=ROOT,
                 env=os.environ | env | {"PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"},
@@ -648,13 +655,14 @@ def measure_liveblog(
     profile_dir: Path | None,
     traced: bool = False,
     burst: int = 1,
+    options: tuple[str, ...] = (),
 ) -> Measurement:
     from updates.services import entry_publish
 
     def profile(phase: str) -> Path | None:
         return profile_dir / f"daphne-{readers}-{phase}.txt" if profile_dir else None
 
-    daphne = Daphne(env, workdir / f"daphne-{readers}.log", traced=traced)
+    daphne = Daphne(env, workdir / f"daphne-{readers}.log", traced=traced, options=options)
     client = None
     try:
         daphne.wait_until_serving()
@@ -868,6 +876,11 @@ def main() -> int:
         help="Daphne's Python allocations per reader, by file and line (slows handshakes)",
     )
     parser.add_argument(
+        "--no-fast-path",
+        action="store_true",
+        help="Daphne without liveblog/server.py's fast path (as after an upgrade it refuses)",
+    )
+    parser.add_argument(
         "--write-docs",
         type=Path,
         metavar="FILE",
@@ -886,6 +899,9 @@ def main() -> int:
         # Their latencies are the profiler's: not figures to publish.
         if args.tracemalloc or args.profile:
             parser.error("--write-docs measures without --tracemalloc and --profile")
+        # The table is of the server as deployed.
+        if args.no_fast_path:
+            parser.error("--write-docs measures the server as deployed, with its fast path")
         # Before minutes of measuring, not after.
         try:
             figures.marker_lines(args.write_docs.read_text())
@@ -927,6 +943,7 @@ def main() -> int:
                 args.profile,
                 args.tracemalloc,
                 args.burst,
+                ("--no-fast-path",) if args.no_fast_path else (),
             )
             print_row(live, args.verbose)
             if live.example_frame is None:
