@@ -205,8 +205,40 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# Pictures in entries (updates/pictures.py, docs/media.md). Their names are random and a
+# stored file never changes, so whatever serves them may let browsers keep them a year.
+MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(BASE_DIR / "media")))
+MEDIA_URL = "/media/"
+# Set: an S3-compatible bucket instead of MEDIA_ROOT, for more than one machine.
+MEDIA_S3_BUCKET = env_str("MEDIA_S3_BUCKET")
+_media_s3 = {
+    # Unset: AWS itself; set for any other S3-compatible service.
+    "endpoint_url": env_str("MEDIA_S3_ENDPOINT_URL"),
+    "region_name": env_str("MEDIA_S3_REGION"),
+    # A CDN or the bucket's own public host name; unset: the endpoint's address.
+    "custom_domain": env_str("MEDIA_S3_CUSTOM_DOMAIN"),
+}
+if MEDIA_S3_BUCKET:
+    MEDIA_STORAGE = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": MEDIA_S3_BUCKET,
+            **{option: value or None for option, value in _media_s3.items()},
+            # Plain public addresses, the same for every reader (so cacheable), rather than
+            # signed ones that expire inside a page kept open all day.
+            "querystring_auth": False,
+            "file_overwrite": False,
+            "object_parameters": {"CacheControl": "public, max-age=31536000, immutable"},
+            # Credentials: boto3's own chain (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY,
+            # or the machine's role), never settings.
+        },
+    }
+elif any(_media_s3.values()):
+    raise ImproperlyConfigured("MEDIA_S3_* is set but MEDIA_S3_BUCKET is not")
+else:
+    MEDIA_STORAGE = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": MEDIA_STORAGE,
     # Hashed names let browsers cache the live page's script for a year and still
     # pick up a new release at once.
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},

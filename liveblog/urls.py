@@ -1,3 +1,5 @@
+from django.conf import settings
+from django.conf.urls.static import static
 from django.contrib import admin
 from django.urls import path, re_path
 
@@ -20,6 +22,10 @@ urlpatterns = [
     re_path(r"^api/", api.no_such_address, name=api.NO_SUCH_ADDRESS),
     path("admin/", admin.site.urls),
 ]
+# Pictures from MEDIA_ROOT while developing (static() adds nothing with DEBUG off): in
+# production nginx serves them, or the bucket does (docs/media.md). Not whitenoise, which
+# knows only the files there when the process started.
+urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
 
 # JSON under /api/, Django's own pages elsewhere (with DEBUG off; 404s under /api/ are the
 # route above's, with DEBUG on too).
