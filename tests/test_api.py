@@ -95,6 +95,7 @@ def test_an_entry_has_the_documented_shape(client, make_entry):
         "correction",
         "pinned",
         "key_event",
+        "media",
         "revision",
         "url",
         "html",

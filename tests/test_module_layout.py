@@ -49,10 +49,12 @@ def test_the_write_path_imports_neither_reads_nor_caches():
 
 
 def test_serialize_only_shapes_data():
+    # pictures: the addresses of a picture's stored renditions.
     assert reachable_from("updates.serialize") == {
         "updates.serialize",
         "updates.models",
         "updates.sanitize",
+        "updates.pictures",
     }
 
 

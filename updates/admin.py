@@ -163,22 +163,27 @@ class EntryAdmin(admin.ModelAdmin):
         return fixed if self.has_pin_permission(request) else [*fixed, "pinned"]
 
     def save_model(self, request: HttpRequest, obj: Entry, form, change: bool) -> None:
-        if change:
-            try:
+        try:
+            if change:
                 entry_update(
                     entry=obj,
-                    changes=changed_values(form, ENTRY_EDITABLE_FIELDS),
+                    changes=changed_values(form, ENTRY_EDITABLE_FIELDS) | form.media_changes(),
                     by=signed_in(request),
                     expected_version=form.cleaned_data.get("opened_version"),
                 )
-            except EditConflict as conflict:
-                # Lost a race with another save between the form's check and this one.
-                # For response_change, which tells the journalist.
-                request.edit_conflict = conflict  # type: ignore[attr-defined]
+                return
+            obj.pk = entry_publish(
+                event=form.cleaned_data["event"], author=signed_in(request), **form.entry_values()
+            ).pk
+        except EditConflict as conflict:
+            # Lost a race with another save between the form's check and this one.
+            # For response_change, which tells the journalist.
+            request.edit_conflict = conflict  # type: ignore[attr-defined]
+            form.forget_stored_pictures()
             return
-        obj.pk = entry_publish(
-            event=form.cleaned_data["event"], author=signed_in(request), **form.entry_values()
-        ).pk
+        except Exception:
+            form.forget_stored_pictures()
+            raise
         obj.refresh_from_db()
 
     def save_related(self, request, form, formsets, change) -> None:

@@ -17,6 +17,7 @@ from importlib import metadata
 from pathlib import Path
 
 from django.conf import settings
+from django.core.files.storage import default_storage
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.template.loader import get_template
@@ -26,7 +27,16 @@ from updates.models import Entry, Event
 # What the cached answers are made by: their templates as Django finds them (a site's own
 # copy included), and the modules that compose them.
 RENDERING_TEMPLATES = ("updates/_entry.html", "updates/_live_body.html")
-RENDERING_MODULES = ("serialize.py", "answers.py", "selectors.py", "views.py", "api.py")
+RENDERING_MODULES = (
+    "serialize.py",
+    "answers.py",
+    "selectors.py",
+    "views.py",
+    "api.py",
+    "media.py",
+    "pictures.py",
+    "templatetags/entry_media.py",
+)
 
 
 @functools.cache
@@ -37,6 +47,8 @@ def release() -> str:
     with contextlib.suppress(metadata.PackageNotFoundError):
         digest.update(metadata.version("liveblog").encode())
     digest.update(settings.TIME_ZONE.encode())
+    # Where pictures are served from (MEDIA_URL, a bucket's domain): cards carry addresses.
+    digest.update(default_storage.url("pictures/").encode())
     for name in RENDERING_TEMPLATES:
         # Every backend's templates know their origin; django-stubs' type for what
         # get_template() returns, whichever the backend, names only render().
@@ -50,7 +62,7 @@ def release() -> str:
 @receiver(setting_changed)
 def _rendering_changed(*, setting: str, **kwargs: object) -> None:
     # Tests change these; a process in production never does.
-    if setting in ("TEMPLATES", "TIME_ZONE"):
+    if setting in ("TEMPLATES", "TIME_ZONE", "MEDIA_URL", "STORAGES"):
         release.cache_clear()
 
 

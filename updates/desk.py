@@ -41,9 +41,13 @@ def page(request: HttpRequest, event_id: int, admin_context: dict) -> HttpRespon
     event = _event_for(request, event_id)
     can_pin = request.user.has_perm("updates.pin_entry")
     if request.method == "POST":
-        form = EntryForm(request.POST, can_pin=can_pin)
+        form = EntryForm(request.POST, request.FILES, can_pin=can_pin)
         if form.is_valid():
-            entry = entry_publish(event=event, author=signed_in(request), **form.entry_values())
+            try:
+                entry = entry_publish(event=event, author=signed_in(request), **form.entry_values())
+            except Exception:
+                form.forget_stored_pictures()
+                raise
             messages.success(request, f"{entry.state.capitalize()}: {entry.headline}")
             return redirect("admin:updates_event_desk", event.pk)
     else:

@@ -14,6 +14,7 @@ from django.http import QueryDict
 from django.utils.html import strip_tags
 from django_prose_editor.fields import ProseEditorFormField
 
+from updates import media
 from updates.models import Entry
 from updates.selectors import PAGE_SIZE, Cursor
 
@@ -159,6 +160,61 @@ EDITOR_EXTENSIONS = {
 }
 
 
+class PictureForm(forms.Form):
+    """One picture of an entry: a new file, or one the entry has, with its words."""
+
+    thumbnail = ""  # the address of a small rendition of a picture the entry has
+
+    file = forms.FileField(
+        required=False,
+        label="Picture",
+        widget=forms.ClearableFileInput(
+            attrs={"accept": "image/jpeg,image/png,image/webp,image/gif"}
+        ),
+        help_text="JPEG, PNG, WebP or GIF, up to 25 MB.",
+    )
+    alt = forms.CharField(
+        max_length=300,
+        required=False,
+        label="Alt text",
+        help_text="What the picture shows, for readers who cannot see it.",
+    )
+    caption = forms.CharField(max_length=300, required=False)
+    credit = forms.CharField(max_length=120, required=False, help_text='e.g. "Photo: Reuters".')
+    # The id of a picture the entry has (updates/media.py), kept unless a file replaces it.
+    kept = forms.CharField(widget=forms.HiddenInput, required=False)
+
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
+        has_picture = data.get("file") or data.get("kept")
+        if has_picture and not data.get("DELETE") and not data.get("alt", "").strip():
+            self.add_error("alt", "Say what the picture shows, for readers who cannot see it.")
+        return data
+
+    def asked(self) -> media.PictureAsked | None:
+        data = self.cleaned_data
+        if not (data.get("file") or data.get("kept")):
+            return None
+        return media.PictureAsked(
+            alt=data["alt"].strip(),
+            caption=data["caption"].strip(),
+            credit=data["credit"].strip(),
+            upload=data.get("file") or None,
+            kept=data.get("kept", ""),
+        )
+
+
+PictureFormSet = forms.formset_factory(
+    PictureForm,
+    extra=1,
+    can_order=True,
+    can_delete=True,
+    max_num=media.MAX_PICTURES,
+    validate_max=True,
+)
+
+
 class EntryForm(forms.ModelForm):
     """An entry as journalists write it: the desk's post form (desk.py) and, with what only
     the admin has, its entry form (admin.EntryAdminForm). A field of an entry, or a rule
@@ -193,6 +249,52 @@ class EntryForm(forms.ModelForm):
             del self.fields["pinned"]
         if self.instance.pk is None and "published_at" in self.fields:
             self.fields["published_at"].required = False  # empty: as of posting
+        kept = media.pictures_of(self.instance.media)
+        # A post without the pictures' rows (a script, an older page) leaves them as they are.
+        self.asks_pictures = self.is_bound and "pictures-TOTAL_FORMS" in self.data
+        self.pictures = PictureFormSet(
+            self.data if self.asks_pictures else None,
+            self.files if self.asks_pictures else None,
+            prefix="pictures",
+            initial=[
+                {name: item[name] for name in ("alt", "caption", "credit")} | {"kept": item["id"]}
+                for item in kept
+            ],
+        )
+        for form, item in zip(self.pictures.forms, kept, strict=False):
+            form.thumbnail = media.thumbnail_url(item)
+        self._media_made: list[dict[str, Any]] | None = None
+
+    def is_multipart(self) -> bool:
+        return True
+
+    def is_valid(self) -> bool:
+        """The entry's fields and its pictures; only when all of them pass are new
+        pictures stored, so that a refused post leaves no file behind."""
+        if self._media_made is not None:
+            return True  # stored already: asked twice
+        if not self.asks_pictures:
+            if not super().is_valid():
+                return False
+            self._media_made = self.instance.media
+            return True
+        if not (super().is_valid() & self.pictures.is_valid()):
+            return False
+        in_order = self.pictures.ordered_forms
+        try:
+            self._media_made = media.media_made(
+                [form.asked() for form in in_order], had=self.instance.media
+            )
+        except media.UploadRefused as refused:
+            in_order[refused.position].add_error("file", str(refused))
+            return False
+        return True
+
+    def media_changes(self) -> dict[str, Any]:
+        """{"media": the new list} for an edit that changed the pictures, else nothing."""
+        if self._media_made is None or self._media_made == self.instance.media:
+            return {}
+        return {"media": self._media_made}
 
     def clean_body(self) -> str:
         body = self.cleaned_data["body"]
@@ -211,7 +313,14 @@ class EntryForm(forms.ModelForm):
         return published_at
 
     def entry_values(self) -> dict[str, Any]:
-        """The entry's fields as entry_publish takes them: those this form has."""
-        return {
+        """The entry's fields as entry_publish takes them: those this form has, and its
+        pictures as stored once the form is valid."""
+        values = {
             name: self.cleaned_data[name] for name in EntryForm.Meta.fields if name in self.fields
         }
+        return values | {"media": self._media_made or []}
+
+    def forget_stored_pictures(self) -> None:
+        """For a save that failed after is_valid() stored the new pictures."""
+        if self._media_made is not None:
+            media.forget_stored(self.instance.media, self._media_made)

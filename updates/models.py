@@ -72,6 +72,11 @@ class Entry(models.Model):
     correction = models.TextField(
         blank=True, help_text='Shown to readers under the entry as "Correction: ...".'
     )
+    # Pictures (and, later, embeds) in the order readers see them, as stored: each picture
+    # with its alt text, caption, credit and renditions (updates/pictures.py). Part of the
+    # entry's row, so that adding, reordering or removing one is an edit like any other:
+    # numbered, told to readers, kept in the history.
+    media = models.JSONField(default=list, blank=True, editable=False)
     # Readers see the entry: published, its time has come, not a draft, not deleted.
     # Only services.py changes it, so that readers are told every time it does.
     live = models.BooleanField(default=False, editable=False)
@@ -167,6 +172,7 @@ class EntryChange(models.Model):
     headline = models.CharField(max_length=200)
     body = models.TextField()
     byline = models.CharField(max_length=200, blank=True)
+    media = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["-changed_at", "-id"]

@@ -1,11 +1,33 @@
 """The one shape of events and entries on the wire: the API, the websocket and the page."""
 
 from datetime import UTC, datetime
-from typing import TypedDict
+from typing import Any, TypedDict
 
+from django.core.files.storage import default_storage
 from django.template.loader import render_to_string
 
 from updates.models import Entry, Event
+from updates.pictures import StoredPicture
+
+
+class SourceDict(TypedDict):
+    type: str
+    srcset: str
+
+
+class MediaDict(TypedDict):
+    """A picture as readers get it (docs/api.md): its largest rendition in the uploaded
+    format as src, every width of that format as srcset, the WebP ones as a source."""
+
+    kind: str
+    src: str
+    srcset: str
+    sources: list[SourceDict]
+    width: int
+    height: int
+    alt: str
+    caption: str
+    credit: str
 
 
 class EntryDict(TypedDict):
@@ -19,6 +41,7 @@ class EntryDict(TypedDict):
     correction: str
     pinned: bool
     key_event: bool
+    media: list[MediaDict]
     revision: int
     url: str
     html: str
@@ -71,9 +94,33 @@ def entry_to_dict(entry: Entry) -> EntryDict:
         "correction": entry.correction,
         "pinned": entry.pinned,
         "key_event": entry.key_event,
+        "media": media_to_dicts(entry),
         "revision": _seen_revision(entry),
         "url": entry.get_absolute_url(),
         "html": render_entry_card(entry),
+    }
+
+
+def media_to_dicts(entry: Entry) -> list[MediaDict]:
+    return [_picture_to_dict(item) for item in entry.media if item["kind"] == "image"]
+
+
+def _picture_to_dict(item: dict[str, Any]) -> MediaDict:
+    picture = StoredPicture.from_json(item["picture"])
+    original = picture.original_content_type
+    largest = picture.largest(original)
+    return {
+        "kind": "image",
+        "src": default_storage.url(largest.name),
+        "srcset": picture.srcset(original, url=default_storage.url),
+        "sources": [
+            {"type": "image/webp", "srcset": picture.srcset("image/webp", url=default_storage.url)}
+        ],
+        "width": picture.width,
+        "height": picture.height,
+        "alt": item["alt"],
+        "caption": item.get("caption", ""),
+        "credit": item.get("credit", ""),
     }
 
 

@@ -25,10 +25,20 @@ from updates.live import broadcast
 from updates.models import Entry, EntryChange, Event, JournalistProfile
 
 ENTRY_EDITABLE_FIELDS = frozenset(
-    {"headline", "body", "byline", "published_at", "pinned", "key_event", "draft", "correction"}
+    {
+        "headline",
+        "body",
+        "byline",
+        "media",
+        "published_at",
+        "pinned",
+        "key_event",
+        "draft",
+        "correction",
+    }
 )
 # A change to these is an edit readers are told of ("Updated HH:MM"); pinning is not.
-ENTRY_WORDS = frozenset({"headline", "body", "byline", "correction"})
+ENTRY_WORDS = frozenset({"headline", "body", "byline", "media", "correction"})
 EVENT_EDITABLE_FIELDS = frozenset({"title", "slug", "summary", "status", "starts_at"})
 
 
@@ -71,6 +81,7 @@ def _record(entry: Entry, *, action: str, by: User | None, fields: Iterable[str]
         headline=entry.headline,
         body=entry.body,
         byline=entry.byline,
+        media=entry.media,
     )
 
 
@@ -141,15 +152,17 @@ def entry_publish(
     pinned: bool = False,
     key_event: bool = False,
     draft: bool = False,
+    media: list[dict[str, Any]] | None = None,
 ) -> Entry:
     """Readers see the entry now, or at published_at if that is later, or, for a
-    draft, once it is published."""
+    draft, once it is published. media: as Entry.media stores it (updates/pictures.py)."""
     entry = Entry(
         event=event,
         author=author,
         headline=headline,
         body=body,
         byline=byline or default_byline(author),
+        media=media or [],
         published_at=published_at or timezone.now(),
         pinned=pinned,
         key_event=key_event,

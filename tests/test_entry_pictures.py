@@ -1,0 +1,194 @@
+"""Pictures in entries, as journalists post them from the desk and the admin and readers get
+them: stored renditions on the wire and in the card, alt text required, a refused upload
+leaving nothing stored and nothing typed lost, and an edit of the pictures numbered,
+told to readers and kept in the history like any other edit."""
+
+import io
+from pathlib import Path
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from PIL import Image
+
+from tests.test_admin import edit_form
+from updates.models import Entry
+from updates.services import entry_delete, entry_restore
+
+ENTRIES_URL = "/api/events/harbourside/entries/"
+
+
+@pytest.fixture(autouse=True)
+def media_root(settings, tmp_path) -> Path:
+    settings.MEDIA_ROOT = tmp_path
+    return tmp_path
+
+
+def stored_files(root: Path) -> list[Path]:
+    return sorted(path for path in root.rglob("*") if path.is_file())
+
+
+def photo(name: str = "count.jpg", size: tuple[int, int] = (1200, 800)) -> SimpleUploadedFile:
+    image = Image.effect_noise(size, 60).convert("RGB")
+    data = io.BytesIO()
+    image.save(data, "JPEG", quality=85)
+    return SimpleUploadedFile(name, data.getvalue(), content_type="image/jpeg")
+
+
+def pictures(*rows: dict, initial: int = 0) -> dict:
+    """The pictures' rows of a post, as the form's management data and fields."""
+    data = {
+        "pictures-TOTAL_FORMS": str(len(rows)),
+        "pictures-INITIAL_FORMS": str(initial),
+        "pictures-MIN_NUM_FORMS": "0",
+        "pictures-MAX_NUM_FORMS": "10",
+    }
+    for number, row in enumerate(rows):
+        data |= {f"pictures-{number}-{name}": value for name, value in row.items()}
+    return data
+
+
+@pytest.fixture
+def desk_url(event) -> str:
+    return f"/admin/updates/event/{event.pk}/desk/"
+
+
+def post_to_desk(client, desk_url: str, *rows: dict, **fields):
+    entry = {"headline": "Boxes arrive", "body": "<p>The first ballot boxes.</p>"} | fields
+    return client.post(desk_url, entry | pictures(*rows))
+
+
+def test_a_picture_posted_from_the_desk_reaches_readers_in_every_size(
+    journalist_client, client, desk_url, media_root, django_capture_on_commit_callbacks
+):
+    row = {"file": photo(), "alt": "Ballot boxes on a trolley", "credit": "Photo: Sam Okafor"}
+    with django_capture_on_commit_callbacks(execute=False) as told:
+        response = post_to_desk(journalist_client, desk_url, row)
+
+    assert response.status_code == 302
+    assert told, "readers are told of the new entry"
+    (item,) = client.get(ENTRIES_URL).json()["entries"][0]["media"]
+    assert (item["kind"], item["alt"], item["caption"], item["credit"]) == (
+        "image",
+        "Ballot boxes on a trolley",
+        "",
+        "Photo: Sam Okafor",
+    )
+    assert (item["width"], item["height"]) == (1200, 800)
+    assert item["src"].startswith("/media/pictures/") and item["src"].endswith(".jpg")
+    assert [each.split()[-1] for each in item["srcset"].split(", ")] == ["480w", "960w", "1200w"]
+    (webp,) = item["sources"]
+    assert webp["type"] == "image/webp" and webp["srcset"].count("w, ") == 2
+    # Every address names a stored file, and the uploader's name is none of them.
+    names = {f"/media/{path.relative_to(media_root)}" for path in stored_files(media_root)}
+    addresses = {each.split()[0] for each in item["srcset"].split(", ")}
+    addresses |= {each.split()[0] for each in webp["srcset"].split(", ")}
+    assert addresses == names and not any("count" in name for name in names)
+
+    html = Entry.objects.get().media and client.get("/live/harbourside/").content.decode()
+    assert f'srcset="{item["srcset"]}"' in html
+    assert 'width="1200" height="800" alt="Ballot boxes on a trolley" loading="lazy"' in html
+    assert f'<source type="image/webp" srcset="{webp["srcset"]}"' in html
+
+
+@pytest.mark.parametrize(
+    ("upload", "refused"),
+    [
+        (None, "Say what the picture shows"),  # no alt text
+        (
+            SimpleUploadedFile("chart.svg", b'<svg xmlns="http://www.w3.org/2000/svg"/>'),
+            "This file is not a picture",
+        ),
+        (
+            SimpleUploadedFile("count.jpg", b"<!doctype html><script>alert(1)</script>"),
+            "This file is not a picture",
+        ),
+    ],
+)
+def test_a_refused_picture_stores_nothing_and_keeps_what_was_typed(
+    journalist_client, desk_url, media_root, upload, refused
+):
+    row = {"file": upload or photo(), "alt": "" if upload is None else "A chart"}
+    response = post_to_desk(journalist_client, desk_url, row, headline="Turnout at 62%")
+
+    assert response.status_code == 400
+    assert refused in response.content.decode()
+    assert response.context["form"]["headline"].value() == "Turnout at 62%"
+    assert not Entry.objects.exists()
+    assert stored_files(media_root) == []
+
+
+def test_one_refused_picture_takes_back_the_others_stored_with_it(
+    journalist_client, desk_url, media_root
+):
+    rows = (
+        {"file": photo(), "alt": "Boxes"},
+        {"file": SimpleUploadedFile("x.jpg", b"not a picture"), "alt": "Not a picture"},
+    )
+    response = post_to_desk(journalist_client, desk_url, *rows)
+
+    assert response.status_code == 400
+    assert "This file is not a picture" in str(response.context["form"].pictures.forms[1].errors)
+    assert stored_files(media_root) == []
+
+
+def test_editing_the_pictures_is_an_edit_readers_are_told_of_and_the_history_keeps(
+    editor_client, desk_url, django_capture_on_commit_callbacks
+):
+    first, second = (
+        {"file": photo("a.jpg"), "alt": "First"},
+        {"file": photo("b.jpg"), "alt": "Second"},
+    )
+    post_to_desk(editor_client, desk_url, first, second)
+    entry = Entry.objects.get()
+    kept = [item["id"] for item in entry.media]
+    change_url = f"/admin/updates/entry/{entry.pk}/change/"
+    fields = edit_form(entry)
+    # The second first, with new words; the first taken off.
+    rows = (
+        {"kept": kept[0], "alt": "First", "ORDER": "2", "DELETE": "on"},
+        {"kept": kept[1], "alt": "Second, now first", "caption": "At the count", "ORDER": "1"},
+    )
+    with django_capture_on_commit_callbacks(execute=False) as told:
+        response = editor_client.post(change_url, fields | pictures(*rows, initial=2))
+
+    assert response.status_code == 302
+    entry.refresh_from_db()
+    assert [(item["id"], item["alt"], item["caption"]) for item in entry.media] == [
+        (kept[1], "Second, now first", "At the count")
+    ]
+    assert entry.revision == 2 and entry.edited_at is not None
+    assert len(told) == 1
+    history = entry.changes.first()
+    assert (history.action, history.fields) == ("edited", "media")
+    assert [item["alt"] for item in history.media] == ["First", "Second"]
+
+
+def test_an_entry_keeps_its_pictures_through_delete_restore_and_catch_up(
+    editor_client, client, desk_url
+):
+    post_to_desk(editor_client, desk_url, {"file": photo(), "alt": "Boxes"})
+    entry = Entry.objects.get()
+    entry_delete(entry=entry)
+    entry_restore(entry=entry)
+
+    # A reader catching up from before the post gets the restored entry with its picture.
+    (change,) = client.get("/api/events/harbourside/changes/?since=0").json()["changes"]
+    assert [item["alt"] for item in change["media"]] == ["Boxes"]
+
+
+def test_the_desk_and_the_change_form_show_the_pictures_an_entry_has(editor_client, desk_url):
+    post_to_desk(editor_client, desk_url, {"file": photo(), "alt": "Boxes"})
+    entry = Entry.objects.get()
+    smallest_webp = entry.media[0]["picture"]
+    smallest_webp = min(
+        (each for each in smallest_webp if each["content_type"] == "image/webp"),
+        key=lambda each: each["width"],
+    )
+    address = f"/media/{smallest_webp['name']}"
+
+    desk = editor_client.get(desk_url).content.decode()
+    change_form = editor_client.get(f"/admin/updates/entry/{entry.pk}/change/")
+
+    assert f'class="desk__thumbnail" src="{address}"' in desk
+    assert f'class="pictures__thumbnail" src="{address}"' in change_form.content.decode()
+    assert change_form.context["adminform"].form.pictures.forms[0]["alt"].value() == "Boxes"

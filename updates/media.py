@@ -1,0 +1,105 @@
+"""An entry's media as stored (Entry.media): a list in the order readers see it, each
+picture with the words readers read (alt text, caption, credit) and its stored
+renditions (updates/pictures.py). Changing the list is an edit of the entry like any
+other (services.entry_update): numbered, told to readers, kept in the history; so the
+files of a picture taken off an entry stay, for the history that shows it."""
+
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import UploadedFile
+
+from updates.pictures import (
+    WEBP,
+    PictureRefused,
+    StoredPicture,
+    delete_picture,
+    store_picture,
+)
+
+# More than a live update carries; enough for a gallery of the count.
+MAX_PICTURES = 10
+
+
+class UploadRefused(Exception):
+    """The upload at `position` in the order asked is refused, for `reason`."""
+
+    def __init__(self, position: int, reason: PictureRefused) -> None:
+        super().__init__(str(reason))
+        self.position = position
+
+
+@dataclass(frozen=True)
+class PictureAsked:
+    """One picture as the journalist's form leaves it: a new upload, or one the entry
+    has (`kept`, its id), with its words."""
+
+    alt: str
+    caption: str = ""
+    credit: str = ""
+    upload: UploadedFile | None = None
+    kept: str = ""
+
+
+def picture_item(picture: StoredPicture, *, alt: str, caption: str, credit: str) -> dict[str, Any]:
+    return {
+        "kind": "image",
+        # Tells the forms which picture a row keeps, whatever the order.
+        "id": secrets.token_hex(8),
+        "alt": alt,
+        "caption": caption,
+        "credit": credit,
+        "picture": picture.to_json(),
+    }
+
+
+def thumbnail_url(item: dict[str, Any]) -> str:
+    picture = StoredPicture.from_json(item["picture"])
+    return default_storage.url(picture.of_type(WEBP)[0].name)
+
+
+def pictures_of(media: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [item for item in media if item["kind"] == "image"]
+
+
+def media_made(
+    asked: Iterable[PictureAsked | None], *, had: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The entry's new media: each upload stored (a replacement is an upload in the row of
+    the picture it replaces), each kept picture with its words as now written, in the
+    order asked; None asks for nothing (an empty row). Raises UploadRefused, with nothing
+    of this call left stored."""
+    had_by_id = {item["id"]: item for item in had if "id" in item}
+    made: list[dict[str, Any]] = []
+    stored: list[StoredPicture] = []
+    try:
+        for position, picture in enumerate(asked):
+            if picture is None:
+                continue
+            words = {"alt": picture.alt, "caption": picture.caption, "credit": picture.credit}
+            if picture.upload is not None:
+                try:
+                    new = store_picture(picture.upload)
+                except PictureRefused as reason:
+                    raise UploadRefused(position, reason) from reason
+                stored.append(new)
+                made.append(picture_item(new, **words))
+            elif picture.kept in had_by_id:
+                made.append(had_by_id[picture.kept] | words)
+    except Exception:
+        for new in stored:
+            delete_picture(new)
+        raise
+    return made
+
+
+def forget_stored(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> None:
+    """Delete the files of pictures `new` stored that `old` did not have: for an entry
+    whose save failed after its pictures were stored."""
+    had = {item["id"] for item in old if "id" in item}
+    for item in pictures_of(new):
+        if item["id"] not in had:
+            delete_picture(StoredPicture.from_json(item["picture"]))

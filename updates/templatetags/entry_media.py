@@ -1,0 +1,22 @@
+"""Pictures in templates: the card's as the wire carries them (the page, the websocket and
+the API show the same sources, serialize.media_to_dicts), and the desk's thumbnails."""
+
+from django import template
+
+from updates import media
+from updates.models import Entry
+from updates.serialize import MediaDict, media_to_dicts
+
+register = template.Library()
+
+
+@register.filter
+def media_for_readers(entry: Entry) -> list[MediaDict]:
+    return media_to_dicts(entry)
+
+
+@register.filter
+def thumbnail(entry: Entry) -> str:
+    """The address of a small rendition of the entry's first picture; empty if it has none."""
+    pictures = media.pictures_of(entry.media)
+    return media.thumbnail_url(pictures[0]) if pictures else ""
