@@ -192,3 +192,15 @@ def test_the_desk_and_the_change_form_show_the_pictures_an_entry_has(editor_clie
     assert f'class="desk__thumbnail" src="{address}"' in desk
     assert f'class="pictures__thumbnail" src="{address}"' in change_form.content.decode()
     assert change_form.context["adminform"].form.pictures.forms[0]["alt"].value() == "Boxes"
+
+
+def test_a_permalink_shares_its_first_picture(journalist_client, client, desk_url):
+    post_to_desk(journalist_client, desk_url, {"file": photo(), "alt": "Boxes"})
+    entry = Entry.objects.get()
+    (picture,) = client.get(ENTRIES_URL).json()["entries"][0]["media"]
+
+    page = client.get(entry.get_absolute_url()).content.decode()
+
+    assert f'<meta property="og:image" content="http://testserver{picture["src"]}">' in page
+    assert '<meta property="og:image:alt" content="Boxes">' in page
+    assert '<meta name="twitter:card" content="summary_large_image">' in page

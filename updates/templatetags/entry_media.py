@@ -1,6 +1,8 @@
 """Pictures in templates: the card's as the wire carries them (the page, the websocket and
 the API show the same sources, serialize.media_to_dicts), and the desk's thumbnails."""
 
+from typing import Any
+
 from django import template
 
 from updates import media
@@ -20,3 +22,10 @@ def thumbnail(entry: Entry) -> str:
     """The address of a small rendition of the entry's first picture; empty if it has none."""
     pictures = media.pictures_of(entry.media)
     return media.thumbnail_url(pictures[0]) if pictures else ""
+
+
+@register.simple_tag(takes_context=True)
+def absolute(context: dict[str, Any], address: str) -> str:
+    """The address as a crawler needs it (og:image): with the site's scheme and host, unless
+    it has its own (a bucket's domain)."""
+    return str(context["request"].build_absolute_uri(address))
