@@ -204,3 +204,13 @@ def test_a_permalink_shares_its_first_picture(journalist_client, client, desk_ur
     assert f'<meta property="og:image" content="http://testserver{picture["src"]}">' in page
     assert '<meta property="og:image:alt" content="Boxes">' in page
     assert '<meta name="twitter:card" content="summary_large_image">' in page
+
+
+def test_a_preview_stores_no_picture(journalist_client, event, desk_url, media_root):
+    entry = {"headline": "Boxes arrive", "body": "<p>The first ballot boxes.</p>"}
+    row = {"file": photo(), "alt": "Boxes"}
+    response = journalist_client.post(f"{desk_url}preview/", entry | pictures(row))
+
+    assert response.status_code == 200 and "Boxes arrive" in response.content.decode()
+    assert stored_files(media_root) == []
+    assert not Entry.objects.exists()
