@@ -93,3 +93,47 @@ async def test_a_picture_posted_from_the_desk_shows_on_readers_of_both_processes
     await desk.expect_message("Published: Boxes reach the Guildhall")
     stored = [path.name for path in media_root.rglob("*") if path.is_file()]
     assert len(stored) == 6 and not any("IMG_2041" in name for name in stored)
+
+
+async def test_a_picture_pasted_into_the_body_gets_a_row_of_its_own_and_is_posted(
+    transactional_db, event, journalist, reader: Reader, newsroom: Newsroom, media_root
+):
+    await reader.open(SLUG)
+    await reader.wait_until_live()
+    await newsroom.log_in("sam", PASSWORD)
+    desk = DeskPage(newsroom, event)
+    await desk.open()
+
+    await desk.headline.fill("The count begins")
+    await desk.start_body()
+    await desk.type("Counting is under way.")
+    # As a browser pastes a screenshot: a PNG file in the clipboard, into the editor.
+    await desk.editor.evaluate(
+        """async (editor) => {
+            const canvas = document.createElement("canvas");
+            Object.assign(canvas, {width: 900, height: 600});
+            canvas.getContext("2d").fillRect(0, 0, 450, 300);
+            const blob = await new Promise((done) => canvas.toBlob(done, "image/png"));
+            const clipboard = new DataTransfer();
+            clipboard.items.add(new File([blob], "image.png", {type: "image/png"}));
+            const paste = {clipboardData: clipboard, bubbles: true, cancelable: true};
+            editor.dispatchEvent(new ClipboardEvent("paste", paste));
+        }"""
+    )
+    # The picture is in the first row, shown from the browser's memory, and the alt text
+    # box waits for its words; the body kept only what was typed.
+    await expect(desk.page.locator("#pictures .pictures__chosen")).to_have_count(1)
+    await expect(desk.page.locator("#id_pictures-0-alt")).to_be_focused()
+    await expect(desk.editor).to_have_text("Counting is under way.")
+    await desk.page.keyboard.type("Counting tables in the Guildhall")
+    posted = time.monotonic()
+    await desk.post()
+
+    picture = reader.page.locator("article.entry", has_text="The count begins").locator("img")
+    await expect(picture).to_be_visible(timeout=within(posted, LIVE_SECONDS))
+    await expect(picture).to_have_attribute("alt", "Counting tables in the Guildhall")
+    await expect(picture).to_have_attribute("src", re.compile(r"-900\.png$"))
+    await desk.expect_message("Published: The count begins")
+    # Another picture may follow: the desk's form offers a row again.
+    await desk.page.locator("#add-picture").click()
+    await expect(desk.page.locator("#pictures .pictures__row")).to_have_count(2)
