@@ -41,6 +41,17 @@ def photo_file(tmp_path) -> Path:
     return path
 
 
+async def writing_with_readers(newsroom: Newsroom, event, readers: tuple[Reader, ...]) -> DeskPage:
+    """The journalist's desk, open once every reader's page is live."""
+    for each in readers:
+        await each.open(SLUG)
+        await each.wait_until_live()
+    await newsroom.log_in("sam", PASSWORD)
+    desk = DeskPage(newsroom, event)
+    await desk.open()
+    return desk
+
+
 async def test_a_picture_posted_from_the_desk_shows_on_readers_of_both_processes(
     transactional_db,
     event,
@@ -54,13 +65,7 @@ async def test_a_picture_posted_from_the_desk_shows_on_readers_of_both_processes
 ):
     # A second reader, on the newsroom's Daphne: the picture reaches it through Redis.
     other = Reader(await (await browser.new_context(**DESKTOP)).new_page(), newsroom_server.url)
-    for each in (reader, other):
-        await each.open(SLUG)
-        await each.wait_until_live()
-    await newsroom.log_in("sam", PASSWORD)
-    desk = DeskPage(newsroom, event)
-    await desk.open()
-
+    desk = await writing_with_readers(newsroom, event, (reader, other))
     await desk.headline.fill("Boxes reach the Guildhall")
     await desk.start_body()
     await desk.type("The first ballot boxes are in.")
@@ -98,12 +103,7 @@ async def test_a_picture_posted_from_the_desk_shows_on_readers_of_both_processes
 async def test_a_picture_pasted_into_the_body_gets_a_row_of_its_own_and_is_posted(
     transactional_db, event, journalist, reader: Reader, newsroom: Newsroom, media_root
 ):
-    await reader.open(SLUG)
-    await reader.wait_until_live()
-    await newsroom.log_in("sam", PASSWORD)
-    desk = DeskPage(newsroom, event)
-    await desk.open()
-
+    desk = await writing_with_readers(newsroom, event, (reader,))
     await desk.headline.fill("The count begins")
     await desk.start_body()
     await desk.type("Counting is under way.")
