@@ -14,6 +14,7 @@ from django.utils.csp import CSP
 
 from liveblog.backends import caches, channel_layers
 from liveblog.env import env_bool, env_int, env_list, env_str
+from updates.embeds import PROVIDERS as EMBEDDABLE
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -55,6 +56,12 @@ SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 # frame-ancestors below.
 X_FRAME_OPTIONS = "DENY"
 
+# The video and social posts journalists may embed (updates/embeds.py), by name; readers
+# fetch nothing from them until they click.
+EMBED_PROVIDERS = env_list("EMBED_PROVIDERS", default=list(EMBEDDABLE))
+if unknown := set(EMBED_PROVIDERS) - set(EMBEDDABLE):
+    raise ImproperlyConfigured(f"EMBED_PROVIDERS names no provider: {', '.join(sorted(unknown))}")
+
 # Content-Security-Policy on every response, static files included (the middleware sits
 # before whitenoise). Templates mark their <script> and <link> tags with
 # {% csp_nonce_attr %}, and widget media with {% csp_nonce_attr media %}.
@@ -79,6 +86,11 @@ SECURE_CSP = {
     "base-uri": [CSP.NONE],
     "form-action": [CSP.SELF],
     "frame-ancestors": [CSP.NONE],
+    # The desk's preview (srcdoc), and the players of the embeds a reader chose to see.
+    "frame-src": [
+        CSP.SELF,
+        *(EMBEDDABLE[name].player_origin for name in EMBED_PROVIDERS if EMBEDDABLE[name].player),
+    ],
 }
 
 INSTALLED_APPS = [

@@ -131,7 +131,7 @@ class EntryChangeInline(admin.TabularInline):
 @admin.register(Entry)
 class EntryAdmin(admin.ModelAdmin):
     form = EntryAdminForm
-    fields = [*EntryAdminForm.Meta.fields, "opened_version"]
+    fields = [*EntryAdminForm.Meta.fields, "embed_url", "embed_title", "opened_version"]
     list_display = ["headline", "event", "published_at", "byline", "pinned", "key_event", "state"]
     list_filter = [DeletedFilter, "event", "pinned", "key_event"]
     list_select_related = ["event"]

@@ -14,7 +14,7 @@ from django.http import QueryDict
 from django.utils.html import strip_tags
 from django_prose_editor.fields import ProseEditorFormField
 
-from updates import media
+from updates import embeds, media
 from updates.models import Entry
 from updates.selectors import PAGE_SIZE, Cursor
 
@@ -226,6 +226,15 @@ class EntryForm(forms.ModelForm):
         label="Body",
         help_text=Entry._meta.get_field("body").help_text,
     )
+    embed_url = forms.URLField(
+        required=False,
+        assume_scheme="https",
+        label="Video or social post",
+        help_text="A link to a post on "
+        + ", ".join(provider.label for provider in embeds.PROVIDERS.values())
+        + ": readers see it once they ask.",
+    )
+    embed_title = forms.CharField(required=False, max_length=200, label="What the video or post is")
 
     class Meta:
         model = Entry
@@ -250,6 +259,9 @@ class EntryForm(forms.ModelForm):
         if self.instance.pk is None and "published_at" in self.fields:
             self.fields["published_at"].required = False  # empty: as of posting
         kept = media.pictures_of(self.instance.media)
+        for embed in media.embeds_of(self.instance.media)[:1]:
+            self.initial.setdefault("embed_url", embed["url"])
+            self.initial.setdefault("embed_title", embed["title"])
         # A post without the pictures' rows (a script, an older page) leaves them as they are.
         self.asks_pictures = self.is_bound and "pictures-TOTAL_FORMS" in self.data
         self.pictures = PictureFormSet(
@@ -273,22 +285,34 @@ class EntryForm(forms.ModelForm):
         pictures stored, so that a refused post leaves no file behind."""
         if self._media_made is not None:
             return True  # stored already: asked twice
+        if not (super().is_valid() & (not self.asks_pictures or self.pictures.is_valid())):
+            return False
         if not self.asks_pictures:
-            if not super().is_valid():
+            pictures = media.pictures_of(self.instance.media)
+        else:
+            in_order = self.pictures.ordered_forms
+            try:
+                pictures = media.media_made(
+                    [form.asked() for form in in_order], had=self.instance.media
+                )
+            except media.UploadRefused as refused:
+                in_order[refused.position].add_error("file", str(refused))
                 return False
-            self._media_made = self.instance.media
-            return True
-        if not (super().is_valid() & self.pictures.is_valid()):
-            return False
-        in_order = self.pictures.ordered_forms
-        try:
-            self._media_made = media.media_made(
-                [form.asked() for form in in_order], had=self.instance.media
-            )
-        except media.UploadRefused as refused:
-            in_order[refused.position].add_error("file", str(refused))
-            return False
+        self._media_made = pictures + self._embeds()
         return True
+
+    def _embeds(self) -> list[dict[str, Any]]:
+        # A post without the field (a script, an older page) leaves the embed as it is.
+        if "embed_url" not in self.data:
+            return media.embeds_of(self.instance.media)
+        url = self.cleaned_data["embed_url"]
+        return [embeds.embed_for(url, title=self.cleaned_data["embed_title"])] if url else []
+
+    def clean_embed_url(self) -> str:
+        url: str = self.cleaned_data["embed_url"]
+        if url:
+            embeds.embed_for(url)  # raises ValidationError for a link no provider takes
+        return url
 
     def media_changes(self) -> dict[str, Any]:
         """{"media": the new list} for an edit that changed the pictures, else nothing."""

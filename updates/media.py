@@ -65,6 +65,11 @@ def pictures_of(media: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     return [item for item in media if item["kind"] == "image"]
 
 
+def embeds_of(media: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The entry's video and social posts (updates/embeds.py)."""
+    return [item for item in media if item["kind"] == "embed"]
+
+
 def media_made(
     asked: Iterable[PictureAsked | None], *, had: list[dict[str, Any]]
 ) -> list[dict[str, Any]]:

@@ -1,7 +1,7 @@
 """The one shape of events and entries on the wire: the API, the websocket and the page."""
 
 from datetime import UTC, datetime
-from typing import Any, TypedDict
+from typing import Any, Literal, TypedDict
 
 from django.core.files.storage import default_storage
 from django.template.loader import render_to_string
@@ -15,11 +15,20 @@ class SourceDict(TypedDict):
     srcset: str
 
 
-class MediaDict(TypedDict):
+class EmbedDict(TypedDict):
+    """A video or social post (updates/embeds.py): readers fetch nothing of it until they ask."""
+
+    kind: Literal["embed"]
+    provider: str
+    url: str
+    title: str
+
+
+class PictureDict(TypedDict):
     """A picture as readers get it (docs/api.md): its largest rendition in the uploaded
     format as src, every width of that format as srcset, the WebP ones as a source."""
 
-    kind: str
+    kind: Literal["image"]
     src: str
     srcset: str
     sources: list[SourceDict]
@@ -28,6 +37,9 @@ class MediaDict(TypedDict):
     alt: str
     caption: str
     credit: str
+
+
+type MediaDict = PictureDict | EmbedDict
 
 
 class EntryDict(TypedDict):
@@ -102,10 +114,17 @@ def entry_to_dict(entry: Entry) -> EntryDict:
 
 
 def media_to_dicts(entry: Entry) -> list[MediaDict]:
-    return [_picture_to_dict(item) for item in entry.media if item["kind"] == "image"]
+    return [
+        _picture_to_dict(item)
+        if item["kind"] == "image"
+        else EmbedDict(
+            kind="embed", provider=item["provider"], url=item["url"], title=item["title"]
+        )
+        for item in entry.media
+    ]
 
 
-def _picture_to_dict(item: dict[str, Any]) -> MediaDict:
+def _picture_to_dict(item: dict[str, Any]) -> PictureDict:
     picture = StoredPicture.from_json(item["picture"])
     original = picture.original_content_type
     largest = picture.largest(original)

@@ -1,11 +1,12 @@
-"""Pictures in templates: the card's as the wire carries them (the page, the websocket and
-the API show the same sources, serialize.media_to_dicts), and the desk's thumbnails."""
+"""Media in templates: the card's as the wire carries them (the page, the websocket and the
+API show the same sources, serialize.media_to_dicts), and the desk's thumbnails."""
 
 from typing import Any
 
 from django import template
 
 from updates import media
+from updates.embeds import PROVIDERS, player_of
 from updates.models import Entry
 from updates.serialize import MediaDict, media_to_dicts
 
@@ -15,6 +16,20 @@ register = template.Library()
 @register.filter
 def media_for_readers(entry: Entry) -> list[MediaDict]:
     return media_to_dicts(entry)
+
+
+@register.filter
+def media_for_card(entry: Entry) -> list[dict[str, Any]]:
+    """What the card draws: each item as the wire has it, an embed with its provider's name
+    and the player to frame once the reader asks (empty for a link card)."""
+    drawn: list[dict[str, Any]] = []
+    for item in media_to_dicts(entry):
+        if item["kind"] == "embed":
+            provider = PROVIDERS[item["provider"]]
+            drawn.append(dict(item) | {"label": provider.label, "player": player_of(item)})
+        else:
+            drawn.append(dict(item))
+    return drawn
 
 
 @register.filter
