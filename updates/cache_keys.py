@@ -35,6 +35,7 @@ RENDERING_MODULES = (
     "api.py",
     "media.py",
     "pictures.py",
+    "embeds.py",
     "templatetags/entry_media.py",
 )
 
