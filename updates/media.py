@@ -1,6 +1,7 @@
-"""An entry's media as stored (Entry.media): a list in the order readers see it, each
-picture with the words readers read (alt text, caption, credit) and its stored
-renditions (updates/pictures.py). Changing the list is an edit of the entry like any
+"""An entry's media as stored (Entry.media): a list in the order readers see it of
+pictures, each with the words readers read (alt text, caption, credit) and its stored
+renditions (updates/pictures.py), and embeds of video and social posts
+(updates/embeds.py). Changing the list is an edit of the entry like any
 other (services.entry_update): numbered, told to readers, kept in the history; so the
 files of a picture taken off an entry stay, for the history that shows it."""
 
