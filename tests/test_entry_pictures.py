@@ -11,6 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
 from tests.test_admin import edit_form
+from tests.test_pictures import bomb_png
 from updates.models import Entry
 from updates.services import entry_delete, entry_restore
 
@@ -90,24 +91,41 @@ def test_a_picture_posted_from_the_desk_reaches_readers_in_every_size(
     assert f'<source type="image/webp" srcset="{webp["srcset"]}"' in html
 
 
+def truncated_jpeg() -> SimpleUploadedFile:
+    whole = photo().read()
+    return SimpleUploadedFile("count.jpg", whole[: len(whole) // 2])
+
+
+def over_25_mb() -> SimpleUploadedFile:
+    return SimpleUploadedFile("count.jpg", photo().read() + bytes(26 * 1024 * 1024))
+
+
 @pytest.mark.parametrize(
     ("upload", "refused"),
     [
-        (None, "Say what the picture shows"),  # no alt text
+        (photo, "Say what the picture shows"),  # with no alt text
         (
-            SimpleUploadedFile("chart.svg", b'<svg xmlns="http://www.w3.org/2000/svg"/>'),
+            lambda: SimpleUploadedFile("chart.svg", b'<svg xmlns="http://www.w3.org/2000/svg"/>'),
             "This file is not a picture",
         ),
         (
-            SimpleUploadedFile("count.jpg", b"<!doctype html><script>alert(1)</script>"),
+            lambda: SimpleUploadedFile("count.jpg", b"<!doctype html><script>alert(1)</script>"),
             "This file is not a picture",
         ),
+        (truncated_jpeg, "This picture is damaged or incomplete"),
+        (
+            lambda: SimpleUploadedFile("bomb.png", bomb_png(20_000, 20_000)),
+            "This picture is too large to process",
+        ),
+        (over_25_mb, "This picture is over 25 MB"),
     ],
+    ids=["no alt text", "svg", "html named jpg", "truncated jpeg", "decompression bomb", "26 mb"],
 )
 def test_a_refused_picture_stores_nothing_and_keeps_what_was_typed(
     journalist_client, desk_url, media_root, upload, refused
 ):
-    row = {"file": upload or photo(), "alt": "" if upload is None else "A chart"}
+    alt = "" if upload is photo else "Turnout figures"
+    row = {"file": upload(), "alt": alt}
     response = post_to_desk(journalist_client, desk_url, row, headline="Turnout at 62%")
 
     assert response.status_code == 400
