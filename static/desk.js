@@ -22,7 +22,12 @@
   );
 
   document.getElementById("preview-button").addEventListener("click", function () {
-    fetch(desk.dataset.previewUrl, { method: "POST", body: new FormData(form) })
+    // The words only: the preview shows no new picture, so none is uploaded for it.
+    var words = new FormData(form);
+    form.querySelectorAll("input[type=file]").forEach(function (input) {
+      words.delete(input.name);
+    });
+    fetch(desk.dataset.previewUrl, { method: "POST", body: words })
       .then(function (response) {
         if (!response.ok) throw new Error("preview answered " + response.status);
         return response.text();

@@ -114,3 +114,35 @@ def test_the_pages_frame_only_the_players_of_the_providers_taken(client, event):
         "https://www.youtube-nocookie.com",
         "https://player.vimeo.com",
     ]
+
+
+def test_a_permalink_with_only_an_embed_shares_no_picture(client, make_entry):
+    entry = make_entry(media=[embed_for("https://youtu.be/dQw4w9WgXcQ")])
+
+    page = client.get(entry.get_absolute_url()).content.decode()
+
+    assert "og:image" not in page
+    assert '<meta name="twitter:card" content="summary">' in page
+
+
+def test_a_deleted_entrys_embed_cannot_be_changed_on_its_change_form(editor_client, make_entry):
+    from updates.services import entry_delete
+
+    entry = make_entry(media=[embed_for("https://youtu.be/dQw4w9WgXcQ")])
+    entry_delete(entry=entry)
+    change_url = f"/admin/updates/entry/{entry.pk}/change/"
+    form = editor_client.get(change_url).context["adminform"].form
+    assert form.fields["embed_url"].disabled and not form.takes_media
+
+    response = editor_client.post(
+        change_url,
+        {
+            "embed_url": "https://vimeo.com/76979871",
+            "changes-TOTAL_FORMS": "0",
+            "changes-INITIAL_FORMS": "0",
+        },
+    )
+
+    assert response.status_code in (200, 302)
+    entry.refresh_from_db()
+    assert [item["url"] for item in entry.media] == ["https://youtu.be/dQw4w9WgXcQ"]

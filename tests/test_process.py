@@ -111,3 +111,19 @@ def test_the_server_runs_the_jobs_from_its_start_before_any_reader(
         timeout=10,
         what="the scheduled entry going live",
     )
+
+
+async def test_a_start_up_that_fails_says_so_and_the_server_stops(monkeypatch):
+    from liveblog.asgi import application
+
+    def broken() -> None:
+        raise RuntimeError("no event loop for the jobs")
+
+    monkeypatch.setattr(process, "start", broken)
+    monkeypatch.setattr(process, "tune_garbage_collector", lambda: None)
+    server = ApplicationCommunicator(application, {"type": "lifespan", "asgi": {"version": "3.0"}})
+    await server.send_input({"type": "lifespan.startup"})
+
+    reply = await server.receive_output(timeout=5)
+    assert reply["type"] == "lifespan.startup.failed"
+    assert "no event loop for the jobs" in reply["message"]

@@ -14,7 +14,7 @@ from django.http import QueryDict
 from django.utils.html import strip_tags
 from django_prose_editor.fields import ProseEditorFormField
 
-from updates import embeds, media
+from updates import embeds, media, pictures
 from updates.models import Entry
 from updates.selectors import PAGE_SIZE, Cursor
 
@@ -168,10 +168,8 @@ class PictureForm(forms.Form):
     file = forms.FileField(
         required=False,
         label="Picture",
-        widget=forms.ClearableFileInput(
-            attrs={"accept": "image/jpeg,image/png,image/webp,image/gif"}
-        ),
-        help_text="JPEG, PNG, WebP or GIF, up to 25 MB.",
+        widget=forms.ClearableFileInput(attrs={"accept": pictures.TAKEN_CONTENT_TYPES}),
+        help_text=f"{', '.join(pictures.TAKEN)}, up to {pictures.MAX_UPLOAD_BYTES // 2**20} MB.",
     )
     alt = forms.CharField(
         max_length=300,
@@ -259,11 +257,18 @@ class EntryForm(forms.ModelForm):
         if self.instance.pk is None and "published_at" in self.fields:
             self.fields["published_at"].required = False  # empty: as of posting
         kept = media.pictures_of(self.instance.media)
+        # A tombstone is restored before it is edited (services.entry_update).
+        self.takes_media = not self.instance.is_deleted
+        if not self.takes_media:
+            for name in ("embed_url", "embed_title"):
+                self.fields[name].disabled = True
         for embed in media.embeds_of(self.instance.media)[:1]:
             self.initial.setdefault("embed_url", embed["url"])
             self.initial.setdefault("embed_title", embed["title"])
         # A post without the pictures' rows (a script, an older page) leaves them as they are.
-        self.asks_pictures = self.is_bound and "pictures-TOTAL_FORMS" in self.data
+        self.asks_pictures = (
+            self.takes_media and self.is_bound and "pictures-TOTAL_FORMS" in self.data
+        )
         self.pictures = PictureFormSet(
             self.data if self.asks_pictures else None,
             self.files if self.asks_pictures else None,
@@ -303,7 +308,7 @@ class EntryForm(forms.ModelForm):
 
     def _embeds(self) -> list[dict[str, Any]]:
         # A post without the field (a script, an older page) leaves the embed as it is.
-        if "embed_url" not in self.data:
+        if "embed_url" not in self.data or not self.takes_media:
             return media.embeds_of(self.instance.media)
         url = self.cleaned_data["embed_url"]
         return [embeds.embed_for(url, title=self.cleaned_data["embed_title"])] if url else []

@@ -49,9 +49,9 @@ PNG = "image/png"
 EXTENSIONS = {WEBP: "webp", JPEG: "jpg", PNG: "png"}
 # A rendition between two steps only if it is this much wider than the step below it.
 WORTH_ITS_OWN_WIDTH = 1.2
-# WebP's method 2 encodes a 1600-pixel photo in a third of the time of its default 4, to
-# the same size within a few per cent (bench/pictures.py); JPEG with no optimize or
-# progressive pass, which cost a second encode.
+# WebP's method 2 encodes far faster than its default 4 at much the same size (bench/pictures.py
+# measures a 12-megapixel upload); JPEG with no optimize or progressive pass, which cost a
+# second encode.
 SAVE_OPTIONS: dict[str, dict[str, Any]] = {
     WEBP: {"format": "WEBP", "quality": 80, "method": 2},
     JPEG: {"format": "JPEG", "quality": 82},
@@ -66,9 +66,11 @@ class PictureRefused(ValueError):
     """An upload that is not a picture liveblog takes; str() is written for a journalist."""
 
 
-_TAKEN = [FORMAT_NAMES[name] for name in ACCEPTED_FORMATS]
+TAKEN = [FORMAT_NAMES[name] for name in ACCEPTED_FORMATS]
+# For the file input's accept=: what a browser offers to pick.
+TAKEN_CONTENT_TYPES = ",".join(f"image/{name.lower()}" for name in ACCEPTED_FORMATS)
 NOT_A_PICTURE = (
-    f"This file is not a picture: only {', '.join(_TAKEN[:-1])} and {_TAKEN[-1]} are taken"
+    f"This file is not a picture: only {', '.join(TAKEN[:-1])} and {TAKEN[-1]} are taken"
 )
 TOO_BIG = f"This picture is over {MAX_UPLOAD_BYTES // (1024 * 1024)} MB"
 TOO_LARGE = f"This picture is too large to process (over {MAX_PIXELS // 1_000_000} megapixels)"

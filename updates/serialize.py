@@ -131,15 +131,13 @@ def _picture_to_dict(item: dict[str, Any]) -> PictureDict:
     return {
         "kind": "image",
         "src": default_storage.url(largest.name),
-        "srcset": picture.srcset(original, url=default_storage.url),
-        "sources": [
-            {"type": "image/webp", "srcset": picture.srcset("image/webp", url=default_storage.url)}
-        ],
+        "srcset": picture.srcset(original),
+        "sources": [{"type": "image/webp", "srcset": picture.srcset("image/webp")}],
         "width": picture.width,
         "height": picture.height,
         "alt": item["alt"],
-        "caption": item.get("caption", ""),
-        "credit": item.get("credit", ""),
+        "caption": item["caption"],
+        "credit": item["credit"],
     }
 
 

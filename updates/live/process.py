@@ -62,8 +62,14 @@ async def lifespan(
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
-            tune_garbage_collector()
-            start()
+            try:
+                tune_garbage_collector()
+                start()
+            except Exception as error:
+                # The server stops rather than serve without its jobs.
+                logger.exception("Could not start the periodic jobs")
+                await send({"type": "lifespan.startup.failed", "message": repr(error)})
+                return
             logger.info("Serving: periodic jobs started")
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":

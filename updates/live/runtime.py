@@ -1,8 +1,9 @@
 """What a serving process keeps between connections and requests, in one object.
 
 The modules of updates/live/ (and the held pages of "Load more") keep their state here,
-each in its own attribute, and reach it through current(): nothing of a process's state
-lives in a module's globals. The process's start (updates/live/process.py) makes it, or
+each in its own attribute, and reach it through current(): none keeps state in its module's
+globals. (Pure functions' memos, which give the same answer in any process, are
+functools.lru_cache: docs/caching.md.) The process's start (updates/live/process.py) makes it, or
 its first use does where nothing started the process (a test, a management command);
 each test gets a fresh one (tests/conftest.py).
 """

@@ -19,6 +19,12 @@ def media_for_readers(entry: Entry) -> list[MediaDict]:
 
 
 @register.filter
+def first_picture(entry: Entry) -> MediaDict | None:
+    """The entry's first picture as readers get it, for the page's share card."""
+    return next((item for item in media_to_dicts(entry) if item["kind"] == "image"), None)
+
+
+@register.filter
 def media_for_card(entry: Entry) -> list[dict[str, Any]]:
     """What the card draws: each item as the wire has it, an embed with its provider's name
     and the player to frame once the reader asks (empty for a link card)."""
