@@ -30,10 +30,9 @@ def heartbeat_frame(revision: int) -> str:
 
 def send_entry_change(kind: str, entry: Entry) -> None:
     """Call after commit (transaction.on_commit): readers may fetch the entry at once."""
-    if entry.revision is None:
-        raise ValueError("An entry readers never saw has no change to send")
-    message = {"type": kind, "revision": entry.revision, "entry": change_to_dict(entry)}
-    delivery.publish(entry.event_id, entry.revision, encode(message))
+    change = change_to_dict(entry)  # raises for an entry readers never saw: no revision
+    message = {"type": kind, "revision": change["revision"], "entry": change}
+    delivery.publish(entry.event_id, change["revision"], encode(message))
 
 
 def send_event_change(event: Event) -> None:

@@ -33,17 +33,14 @@ GC_THRESHOLDS = (50_000, 20, 10)
 
 def start() -> None:
     """Start this process's periodic jobs in the running event loop, once."""
-    state = runtime.current()
-    if state.started:
+    if runtime.current().started:
         return
-    state.started = True
     for job, every in PERIODIC_JOBS:
         jobs.ensure_running(job, every=every)
 
 
 def stop() -> None:
     jobs.stop_all()
-    runtime.current().started = False
 
 
 def tune_garbage_collector() -> None:

@@ -29,8 +29,6 @@ class Runtime:
     def __init__(self) -> None:
         # This process among the others sharing Redis (updates/live/presence.py).
         self.process_id = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        # Whether the process's jobs have been started (updates/live/process.py).
-        self.started = False
         # Per event loop: its delivery hub (updates/live/delivery.py), its periodic jobs
         # (updates/live/jobs.py) and the joining lookups under way (updates/live/joining.py).
         # One loop serves a process; a test may run several one after another.
@@ -47,6 +45,11 @@ class Runtime:
         self.readers_left_at_last_collection = 0
         # "Load more" pages this process built (updates/held_pages.py, updates/answers.py).
         self.held_pages = HeldPages()
+
+    @property
+    def started(self) -> bool:
+        """Whether the process's jobs run (updates/live/process.py)."""
+        return any(self.jobs.values())
 
 
 _current: Runtime | None = None

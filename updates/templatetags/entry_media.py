@@ -14,11 +14,6 @@ register = template.Library()
 
 
 @register.filter
-def media_for_readers(entry: Entry) -> list[MediaDict]:
-    return media_to_dicts(entry)
-
-
-@register.filter
 def first_picture(entry: Entry) -> MediaDict | None:
     """The entry's first picture as readers get it, for the page's share card."""
     return next((item for item in media_to_dicts(entry) if item["kind"] == "image"), None)
