@@ -22,7 +22,7 @@
   );
 
   document.getElementById("preview-button").addEventListener("click", function () {
-    // The words only: the preview shows no new picture, so none is uploaded for it.
+    // No files: the pictures in it are those uploaded as they were chosen, by their tokens.
     var words = new FormData(form);
     form.querySelectorAll("input[type=file]").forEach(function (input) {
       words.delete(input.name);

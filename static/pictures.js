@@ -1,7 +1,10 @@
 // The pictures of the post form, on the desk and the admin's change form
 // (templates/admin/updates/_pictures.html): a preview of each file chosen, a row for
 // another picture, and pictures dropped on the form or pasted into the body each put
-// into a row of their own, where the alt text waits to be typed. The form works without it.
+// into a row of their own, where the alt text waits to be typed. Each picture is uploaded
+// as soon as it is chosen, with a progress bar, while the journalist writes
+// (desk.upload_picture): the row then carries its token instead of the file, and Post
+// waits for no upload. The form works without it, posting the files themselves.
 (function () {
   "use strict";
 
@@ -20,10 +23,19 @@
     return row.querySelector("input[type=file]");
   }
 
+  var uploadUrl = fieldset.dataset.uploadUrl;
+  var csrfToken = form.querySelector("input[name=csrfmiddlewaretoken]").value;
+  var uploading = [];
+
   function watch(row) {
     fileInput(row).addEventListener("change", function () {
-      showChosen(row, fileInput(row).files[0]);
+      chosen(row, fileInput(row).files[0]);
     });
+  }
+
+  function chosen(row, file) {
+    showChosen(row, file);
+    if (file) upload(row, file);
   }
 
   // What was chosen, from the browser's memory: nothing is sent before Post.
@@ -42,6 +54,96 @@
     row.insertBefore(shown, row.firstChild);
   }
 
+  function status(row, text, isError) {
+    var line = row.querySelector(".pictures__status");
+    if (!line) {
+      line = document.createElement("p");
+      line.className = "pictures__status";
+      line.setAttribute("role", "status");
+      fileInput(row).parentNode.appendChild(line);
+    }
+    line.textContent = text;
+    line.classList.toggle("errornote", Boolean(isError));
+    return line;
+  }
+
+  // Stored now, so that posting waits for nothing: the row keeps the token the server
+  // signed for it and lets go of the file. If the upload fails for the network's sake,
+  // the file stays chosen and goes with the post.
+  function upload(row, file) {
+    var token = row.querySelector("input[name$='-uploaded']");
+    token.value = "";
+    var bar = row.querySelector(".pictures__progress") || document.createElement("progress");
+    bar.className = "pictures__progress";
+    bar.max = 100;
+    bar.value = 0;
+    bar.setAttribute("aria-label", "Upload of " + file.name);
+    fileInput(row).parentNode.appendChild(bar);
+    status(row, "Uploading…");
+    var body = new FormData();
+    body.append("file", file);
+    var request = new XMLHttpRequest();
+    var done = new Promise(function (resolve) {
+      request.upload.addEventListener("progress", function (event) {
+        if (event.lengthComputable) bar.value = Math.round((100 * event.loaded) / event.total);
+      });
+      request.addEventListener("loadend", function () {
+        var answer = null;
+        try {
+          answer = JSON.parse(request.responseText);
+        } catch (error) {
+          answer = null;
+        }
+        if (request.status === 200 && answer && answer.token) {
+          bar.value = 100;
+          token.value = answer.token;
+          fileInput(row).value = "";
+          // The server's own rendition: upright and stripped, as readers will see it.
+          showStored(row, answer.thumbnail);
+          status(row, "Uploaded: it goes out with the post.");
+        } else if (request.status === 400 && answer && answer.error) {
+          fileInput(row).value = "";
+          showChosen(row, null);
+          bar.remove();
+          status(row, answer.error, true);
+        } else {
+          bar.remove();
+          status(row, "Not uploaded yet: it will go with the post.");
+        }
+        resolve();
+      });
+    });
+    uploading.push(done);
+    done.then(function () {
+      uploading.splice(uploading.indexOf(done), 1);
+    });
+    request.open("POST", uploadUrl);
+    request.setRequestHeader("X-CSRFToken", csrfToken);
+    request.setRequestHeader("Accept", "application/json");
+    request.timeout = 120000;
+    request.send(body);
+  }
+
+  function showStored(row, address) {
+    var shown = row.querySelector(".pictures__chosen") || document.createElement("img");
+    if (shown.src.indexOf("blob:") === 0) URL.revokeObjectURL(shown.src);
+    shown.className = "pictures__chosen pictures__thumbnail";
+    shown.alt = "";
+    shown.width = 120;
+    shown.src = address;
+    row.insertBefore(shown, row.firstChild);
+  }
+
+  // Post waits for the uploads under way, then posts their tokens instead of the files.
+  form.addEventListener("submit", function (event) {
+    if (!uploading.length) return;
+    event.preventDefault();
+    var submitter = event.submitter;
+    Promise.all(uploading.slice()).then(function () {
+      form.requestSubmit(submitter);
+    });
+  });
+
   function addRow() {
     var number = Number(total.value);
     if (number >= most) return null;
@@ -52,11 +154,14 @@
     return row;
   }
 
-  // The first row with neither a file chosen nor a picture of the entry's, or a new one.
+  // The first row with no picture chosen, uploaded or of the entry's, or a new one.
   function freeRow() {
     var free = rows().filter(function (row) {
-      var kept = row.querySelector("input[name$='-kept']");
-      return !fileInput(row).files.length && !(kept && kept.value);
+      var taken = row.querySelectorAll("input[name$='-kept'], input[name$='-uploaded']");
+      var hasOne = Array.prototype.some.call(taken, function (input) {
+        return input.value;
+      });
+      return !fileInput(row).files.length && !hasOne;
     });
     return free[0] || addRow();
   }
@@ -64,10 +169,10 @@
   function put(file) {
     var row = freeRow();
     if (!row) return;
-    var chosen = new DataTransfer();
-    chosen.items.add(file);
-    fileInput(row).files = chosen.files;
-    showChosen(row, file);
+    var picked = new DataTransfer();
+    picked.items.add(file);
+    fileInput(row).files = picked.files;
+    chosen(row, file);
     row.querySelector("input[name$='-alt']").focus();
   }
 

@@ -4,10 +4,14 @@ leaving nothing stored and nothing typed lost, and an edit of the pictures numbe
 told to readers and kept in the history like any other edit."""
 
 import io
+import os
+import time
 from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
+from django.test import Client
 from PIL import Image
 
 from tests.test_admin import edit_form
@@ -100,26 +104,31 @@ def over_25_mb() -> SimpleUploadedFile:
     return SimpleUploadedFile("count.jpg", photo().read() + bytes(26 * 1024 * 1024))
 
 
+# Files no upload takes, each with the reason the journalist reads.
+REFUSED_FILES = [
+    pytest.param(
+        lambda: SimpleUploadedFile("chart.svg", b'<svg xmlns="http://www.w3.org/2000/svg"/>'),
+        "This file is not a picture",
+        id="svg",
+    ),
+    pytest.param(
+        lambda: SimpleUploadedFile("count.jpg", b"<!doctype html><script>alert(1)</script>"),
+        "This file is not a picture",
+        id="html named jpg",
+    ),
+    pytest.param(truncated_jpeg, "This picture is damaged or incomplete", id="truncated jpeg"),
+    pytest.param(
+        lambda: SimpleUploadedFile("bomb.png", bomb_png(20_000, 20_000)),
+        "This picture is too large to process",
+        id="decompression bomb",
+    ),
+    pytest.param(over_25_mb, "This picture is over 25 MB", id="26 mb"),
+]
+
+
 @pytest.mark.parametrize(
     ("upload", "refused"),
-    [
-        (photo, "Say what the picture shows"),  # with no alt text
-        (
-            lambda: SimpleUploadedFile("chart.svg", b'<svg xmlns="http://www.w3.org/2000/svg"/>'),
-            "This file is not a picture",
-        ),
-        (
-            lambda: SimpleUploadedFile("count.jpg", b"<!doctype html><script>alert(1)</script>"),
-            "This file is not a picture",
-        ),
-        (truncated_jpeg, "This picture is damaged or incomplete"),
-        (
-            lambda: SimpleUploadedFile("bomb.png", bomb_png(20_000, 20_000)),
-            "This picture is too large to process",
-        ),
-        (over_25_mb, "This picture is over 25 MB"),
-    ],
-    ids=["no alt text", "svg", "html named jpg", "truncated jpeg", "decompression bomb", "26 mb"],
+    [pytest.param(photo, "Say what the picture shows", id="no alt text"), *REFUSED_FILES],
 )
 def test_a_refused_picture_stores_nothing_and_keeps_what_was_typed(
     journalist_client, desk_url, media_root, upload, refused
@@ -232,3 +241,149 @@ def test_a_preview_stores_no_picture(journalist_client, event, desk_url, media_r
     assert response.status_code == 200 and "Boxes arrive" in response.content.decode()
     assert stored_files(media_root) == []
     assert not Entry.objects.exists()
+
+
+UPLOAD_URL = "/admin/updates/entry/pictures/"
+
+
+def upload_when_chosen(client, upload=None) -> dict:
+    """What static/pictures.js does as soon as a picture is chosen: its answer."""
+    response = client.post(UPLOAD_URL, {"file": upload or photo()})
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def test_a_picture_uploaded_as_it_was_chosen_is_posted_by_its_token_and_stored_once(
+    journalist_client, client, desk_url, media_root
+):
+    uploaded = upload_when_chosen(journalist_client)
+    files = stored_files(media_root)
+
+    response = post_to_desk(
+        journalist_client, desk_url, {"uploaded": uploaded["token"], "alt": "Ballot boxes"}
+    )
+
+    assert response.status_code == 302
+    assert stored_files(media_root) == files
+    (item,) = client.get(ENTRIES_URL).json()["entries"][0]["media"]
+    assert (item["alt"], item["width"], item["height"]) == ("Ballot boxes", 1200, 800)
+    assert (uploaded["width"], uploaded["height"]) == (1200, 800)
+    assert item["sources"][0]["srcset"].startswith(uploaded["thumbnail"] + " 480w")
+
+
+@pytest.mark.parametrize(("upload", "refused"), REFUSED_FILES)
+def test_an_upload_as_it_is_chosen_refuses_what_a_post_refuses_with_its_reason(
+    journalist_client, media_root, upload, refused
+):
+    response = journalist_client.post(UPLOAD_URL, {"file": upload()})
+
+    assert response.status_code == 400
+    assert refused in response.json()["error"]
+    assert stored_files(media_root) == []
+
+
+def test_an_upload_as_it_is_chosen_is_for_journalists_only(journalist_client, media_root):
+    assert Client().post(UPLOAD_URL, {"file": photo()}).status_code == 302  # to the login
+    assert journalist_client.post(UPLOAD_URL, {}).json() == {
+        "error": "Send the picture as the form field file."
+    }
+    assert journalist_client.get(UPLOAD_URL).status_code == 405
+    assert stored_files(media_root) == []
+
+
+@pytest.mark.parametrize("lost", ["tampered", "files gone"])
+def test_a_post_naming_an_upload_the_site_does_not_keep_is_refused_and_keeps_what_was_typed(
+    journalist_client, desk_url, media_root, lost
+):
+    token = upload_when_chosen(journalist_client)["token"]
+    if lost == "tampered":
+        token = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
+    else:
+        for path in stored_files(media_root):
+            path.unlink()
+
+    response = post_to_desk(
+        journalist_client, desk_url, {"uploaded": token, "alt": "Boxes"}, headline="Turnout"
+    )
+
+    assert response.status_code == 400
+    assert "no longer kept for posting: choose it again" in response.content.decode()
+    assert response.context["form"]["headline"].value() == "Turnout"
+    assert not Entry.objects.exists()
+
+
+def test_a_refused_post_shows_the_picture_uploaded_for_it_and_keeps_its_token(
+    journalist_client, desk_url
+):
+    uploaded = upload_when_chosen(journalist_client)
+
+    response = post_to_desk(journalist_client, desk_url, {"uploaded": uploaded["token"]})
+
+    assert response.status_code == 400  # no alt text
+    page = response.content.decode()
+    assert f'class="pictures__thumbnail" src="{uploaded["thumbnail"]}"' in page
+    assert f'value="{uploaded["token"]}"' in page
+
+
+def test_a_picture_uploaded_in_the_row_of_one_the_entry_has_replaces_it(
+    editor_client, client, desk_url
+):
+    post_to_desk(editor_client, desk_url, {"file": photo("a.jpg"), "alt": "First"})
+    entry = Entry.objects.get()
+    uploaded = upload_when_chosen(editor_client, photo("b.jpg", size=(900, 600)))
+    row = {"kept": entry.media[0]["id"], "uploaded": uploaded["token"], "alt": "Second"}
+
+    response = editor_client.post(
+        f"/admin/updates/entry/{entry.pk}/change/", edit_form(entry) | pictures(row, initial=1)
+    )
+
+    assert response.status_code == 302
+    (item,) = client.get(ENTRIES_URL).json()["entries"][0]["media"]
+    assert (item["alt"], item["width"]) == ("Second", 900)
+
+
+def test_the_preview_shows_the_pictures_uploaded_as_they_were_chosen(
+    journalist_client, desk_url, media_root
+):
+    uploaded = upload_when_chosen(journalist_client)
+    files = stored_files(media_root)
+    entry = {"headline": "Boxes arrive", "body": "<p>The first ballot boxes.</p>"}
+    row = {"uploaded": uploaded["token"], "alt": "Ballot boxes"}
+
+    card = journalist_client.post(f"{desk_url}preview/", entry | pictures(row)).content.decode()
+
+    assert 'alt="Ballot boxes"' in card and f"{uploaded['thumbnail']} 480w" in card
+    assert stored_files(media_root) == files
+    assert not Entry.objects.exists()
+
+
+def prune_pictures() -> str:
+    printed = io.StringIO()
+    call_command("prune_pictures", stdout=printed)
+    return printed.getvalue()
+
+
+def test_pruning_deletes_only_pictures_never_posted_once_no_post_can_name_them(
+    editor_client, desk_url, media_root
+):
+    post_to_desk(editor_client, desk_url, {"file": photo("first.jpg"), "alt": "First"})
+    entry = Entry.objects.get()
+    # Replaced on an edit: the entry no longer has it, its history does.
+    replacement = upload_when_chosen(editor_client, photo("second.jpg"))["token"]
+    row = {"kept": entry.media[0]["id"], "uploaded": replacement, "alt": "Second"}
+    editor_client.post(
+        f"/admin/updates/entry/{entry.pk}/change/", edit_form(entry) | pictures(row, initial=1)
+    )
+    posted_files = stored_files(media_root)
+    upload_when_chosen(editor_client, photo("never_posted.jpg"))
+    assert len(stored_files(media_root)) == len(posted_files) + 6
+
+    # A post can still name the last one: nothing goes.
+    assert prune_pictures() == "0 files of pictures never posted deleted.\n"
+    assert len(stored_files(media_root)) == len(posted_files) + 6
+
+    three_days_ago = time.time() - 3 * 24 * 3600
+    for path in stored_files(media_root):
+        os.utime(path, (three_days_ago, three_days_ago))
+    assert prune_pictures() == "6 files of pictures never posted deleted.\n"
+    assert stored_files(media_root) == posted_files

@@ -197,6 +197,14 @@ class EntryAdmin(admin.ModelAdmin):
             return HttpResponseRedirect(request.path)
         return super().response_change(request, obj)
 
+    def get_urls(self):
+        # Before the model's own, whose <path:object_id>/ would take it for an entry.
+        upload = self.admin_site.admin_view(desk.upload_picture)
+        return [
+            path("pictures/", upload, name="updates_entry_upload_picture"),
+            *super().get_urls(),
+        ]
+
     def delete_model(self, request: HttpRequest, obj: Entry) -> None:
         entry_delete(entry=obj, by=signed_in(request))
 

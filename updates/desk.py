@@ -17,10 +17,12 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
+from updates import media
 from updates.entry_actions import ENTRY_ACTIONS, entry_actions_offered
 from updates.forms import EntryForm
 from updates.live import presence
 from updates.models import Entry, Event
+from updates.pictures import PictureRefused, store_picture
 from updates.roles import signed_in
 from updates.sanitize import sanitize_body
 from updates.serialize import render_entry_card
@@ -89,14 +91,43 @@ def preview(request: HttpRequest, event_id: int) -> HttpResponse:
     """The entry's card as readers will see it, sanitised as it would be, not saved."""
     event = _event_for(request, event_id)
     form = EntryForm(request.POST, can_pin=True)
-    form.is_valid()  # the card shows what is valid so far
+    valid = form.is_valid()  # the card shows what is valid so far
     entry = form.instance
     entry.event = event
     entry.published_at = entry.published_at or timezone.now()
     # Not saved: the card's permalink needs some id, and 0 is never one.
     entry.pk = 0
     entry.body = sanitize_body(entry.body)
+    if valid:  # with its pictures as uploaded when chosen: desk.js sends no file
+        entry.media = form.entry_values()["media"]
     return HttpResponse(render_entry_card(entry))
+
+
+@require_POST
+def upload_picture(request: HttpRequest) -> JsonResponse:
+    """A picture stored as soon as the journalist chooses it (static/pictures.js), so that
+    the post waits for no upload and the preview can show it: the token the post form
+    carries instead of the file, and the smallest rendition for the form to show. Without
+    JavaScript, the post form sends the file itself."""
+    if not (
+        request.user.has_perm("updates.add_entry") or request.user.has_perm("updates.change_entry")
+    ):
+        raise PermissionDenied
+    upload = request.FILES.get("file")
+    if upload is None:
+        return JsonResponse({"error": "Send the picture as the form field file."}, status=400)
+    try:
+        picture = store_picture(upload)
+    except PictureRefused as refused:
+        return JsonResponse({"error": str(refused)}, status=400)
+    return JsonResponse(
+        {
+            "token": media.upload_token(picture),
+            "thumbnail": media.smallest_url(picture),
+            "width": picture.width,
+            "height": picture.height,
+        }
+    )
 
 
 @require_GET

@@ -161,9 +161,10 @@ EDITOR_EXTENSIONS = {
 
 
 class PictureForm(forms.Form):
-    """One picture of an entry: a new file, or one the entry has, with its words."""
+    """One picture of an entry: a new file, one stored as soon as it was chosen
+    (`uploaded`, desk.upload_picture), or one the entry has (`kept`), with its words."""
 
-    thumbnail = ""  # the address of a small rendition of a picture the entry has
+    kept_thumbnail = ""  # the address of a small rendition of a picture the entry has
 
     file = forms.FileField(
         required=False,
@@ -179,26 +180,46 @@ class PictureForm(forms.Form):
     )
     caption = forms.CharField(max_length=300, required=False)
     credit = forms.CharField(max_length=120, required=False, help_text='e.g. "Photo: Reuters".')
+    # media.upload_token() of a picture stored when it was chosen, until the post.
+    uploaded = forms.CharField(widget=forms.HiddenInput, required=False)
     # The id of a picture the entry has (updates/media.py), kept unless a file replaces it.
     kept = forms.CharField(widget=forms.HiddenInput, required=False)
+
+    def clean_uploaded(self) -> pictures.StoredPicture | None:
+        token = self.cleaned_data["uploaded"]
+        if not token:
+            return None
+        try:
+            return media.uploaded_picture(token)
+        except media.UploadLost:
+            # Shown by the file input, the one the journalist can do something with.
+            self.add_error("file", "This picture is no longer kept for posting: choose it again.")
+            return None
 
     def clean(self) -> dict[str, Any]:
         super().clean()
         data = self.cleaned_data
-        has_picture = data.get("file") or data.get("kept")
+        has_picture = data.get("file") or data.get("uploaded") or data.get("kept")
         if has_picture and not data.get("DELETE") and not data.get("alt", "").strip():
             self.add_error("alt", "Say what the picture shows, for readers who cannot see it.")
         return data
 
+    @property
+    def thumbnail(self) -> str:
+        """What the row shows: the picture uploaded for it, else the one the entry has."""
+        uploaded = getattr(self, "cleaned_data", {}).get("uploaded")
+        return media.smallest_url(uploaded) if uploaded else self.kept_thumbnail
+
     def asked(self) -> media.PictureAsked | None:
         data = self.cleaned_data
-        if not (data.get("file") or data.get("kept")):
+        if not (data.get("file") or data.get("uploaded") or data.get("kept")):
             return None
         return media.PictureAsked(
             alt=data["alt"].strip(),
             caption=data["caption"].strip(),
             credit=data["credit"].strip(),
             upload=data.get("file") or None,
+            uploaded=data.get("uploaded"),
             kept=data.get("kept", ""),
         )
 
@@ -279,7 +300,7 @@ class EntryForm(forms.ModelForm):
             ],
         )
         for form, item in zip(self.pictures.forms, kept, strict=False):
-            form.thumbnail = media.thumbnail_url(item)
+            form.kept_thumbnail = media.thumbnail_url(item)
         self._media_made: list[dict[str, Any]] | None = None
 
     def is_multipart(self) -> bool:

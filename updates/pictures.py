@@ -29,6 +29,7 @@ from django.core.files.storage import Storage, default_storage
 from PIL import ExifTags, Image, ImageCms, ImageOps, features
 
 MAX_UPLOAD_BYTES = 25 * 1024 * 1024
+DIRECTORY = "pictures"  # in the storage; nothing else is stored there
 RENDITION_WIDTHS = (480, 960, 1600)
 # A 48-megapixel phone photo (8064 × 6048) passes; its decoded pixels take 150 MB at
 # most. Pillow's own limit is set to it too, so that anything else in the process that
@@ -169,7 +170,7 @@ def store_picture(upload: Upload, *, storage: Storage | None = None) -> StoredPi
         for width, height, content_type, content in files:
             # Sharded so that no directory holds every picture, and none is left empty
             # of one picture's own when it is deleted.
-            wanted = f"pictures/{token[:2]}/{token}-{width}.{EXTENSIONS[content_type]}"
+            wanted = f"{DIRECTORY}/{token[:2]}/{token}-{width}.{EXTENSIONS[content_type]}"
             name = storage.save(wanted, ContentFile(content))
             stored.append(Rendition(width, height, content_type, name))
     except BaseException:
@@ -183,6 +184,15 @@ def delete_picture(picture: StoredPicture, *, storage: Storage | None = None) ->
     storage = storage or default_storage
     for each in picture.renditions:
         storage.delete(each.name)
+
+
+def stored_names(*, storage: Storage | None = None) -> Iterator[str]:
+    """The name of every rendition stored, of every picture."""
+    storage = storage or default_storage
+    shards, _ = storage.listdir(DIRECTORY)
+    for shard in shards:
+        _, names = storage.listdir(f"{DIRECTORY}/{shard}")
+        yield from (f"{DIRECTORY}/{shard}/{name}" for name in names)
 
 
 def read_within_limit(upload: Upload) -> bytes:

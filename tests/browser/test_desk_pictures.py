@@ -1,6 +1,7 @@
 """A picture posted from the desk in Chromium reaches open pages on two Daphne processes,
-in every size and with its words: chosen with the form's file input, its alt text typed,
-posted, and loaded by each reader's browser from the stored renditions."""
+in every size and with its words: chosen with the form's file input, uploaded at once with
+a progress bar while its alt text is typed, shown in the preview, posted, and loaded by
+each reader's browser from the stored renditions."""
 
 import re
 import time
@@ -72,6 +73,23 @@ async def test_a_picture_posted_from_the_desk_shows_on_readers_of_both_processes
     await desk.page.locator("#id_pictures-0-file").set_input_files(photo_file)
     await desk.page.locator("#id_pictures-0-alt").fill("Ballot boxes stacked on a trolley")
     await desk.page.locator("#id_pictures-0-credit").fill("Photo: Sam Okafor")
+    # Uploaded as soon as chosen: the bar full, the row showing the server's own smallest
+    # rendition and carrying its token instead of the file.
+    row = desk.page.locator("#pictures .pictures__row").first
+    await expect(row.locator(".pictures__status")).to_have_text(
+        "Uploaded: it goes out with the post.", timeout=15_000
+    )
+    assert await row.locator("progress").evaluate("bar => bar.value") == 100
+    await expect(row.locator(".pictures__chosen")).to_have_attribute(
+        "src", re.compile(r"^/media/pictures/\w+/\w+-480\.webp$")
+    )
+    await expect(row.locator("input[name$='-uploaded']")).to_have_value(re.compile(r".{40,}"))
+    assert await row.locator("input[type=file]").evaluate("input => input.files.length") == 0
+    # The preview shows the card with the picture, as readers will see it.
+    await desk.page.locator("#preview-button").click()
+    previewed = desk.page.frame_locator("#preview").locator("article.entry figure img")
+    await expect(previewed).to_have_attribute("alt", "Ballot boxes stacked on a trolley")
+    await expect(previewed).to_have_attribute("srcset", SRCSET)
     posted = time.monotonic()
     await desk.post()
 
