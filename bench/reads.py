@@ -268,11 +268,21 @@ class Server:
 class NginxInFront(Server):
     """nginx with deploy/nginx.conf (made local by deploy/local_nginx.py) in front of a
     gunicorn, as production serves pages and the API: over HTTPS, with "Load more" pages
-    that say their revision kept in nginx's cache. Its CPU time is nginx's and gunicorn's."""
+    that say their revision kept in nginx's cache. Its CPU time is nginx's and gunicorn's.
+    daphne: a Daphne behind /ws/ too, for a browser's visit (bench/lighthouse.py);
+    media_root: the folder nginx serves /media/ from."""
 
-    def __init__(self, env: dict[str, str], log_dir: Path) -> None:
+    def __init__(
+        self,
+        env: dict[str, str],
+        log_dir: Path,
+        *,
+        daphne: bool = False,
+        media_root: Path | None = None,
+    ) -> None:
         self.kind = "nginx"
         self.upstream = Server("gunicorn", env, log_dir)
+        self.websockets = Server("daphne", env, log_dir) if daphne else None
         directory = Path(tempfile.mkdtemp(prefix="nginx-", dir=log_dir))
         https_port = free_port()
         config = local_nginx.nginx_config(
@@ -280,7 +290,9 @@ class NginxInFront(Server):
             http_port=free_port(),
             https_port=https_port,
             gunicorn_port=self.upstream.port,
-            daphne_port=free_port(),  # /ws/ is not measured here
+            # Without a Daphne, /ws/ answers 502: nothing measured here asks it.
+            daphne_port=self.websockets.port if self.websockets else free_port(),
+            media_root=media_root,
         )
         self.base = f"https://{HOST}:{https_port}"
         self.log_path = directory / "error.log"
@@ -296,10 +308,13 @@ class NginxInFront(Server):
 
     def wait_until_serving(self) -> None:
         self.upstream.wait_until_serving()
+        if self.websockets:
+            self.websockets.wait_until_serving()
         super().wait_until_serving()
 
     def log(self) -> str:
-        return f"{self.upstream.log()}\nnginx's error.log:\n{super().log()}"
+        daphne = f"\nDaphne's log:\n{self.websockets.log()}" if self.websockets else ""
+        return f"{self.upstream.log()}{daphne}\nnginx's error.log:\n{super().log()}"
 
     def cpu_seconds(self) -> float:
         return super().cpu_seconds() + self.upstream.cpu_seconds()
@@ -307,6 +322,8 @@ class NginxInFront(Server):
     def stop(self) -> None:
         super().stop()
         self.upstream.stop()
+        if self.websockets:
+            self.websockets.stop()
 
 
 SERVED_BY = {

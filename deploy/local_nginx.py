@@ -51,11 +51,18 @@ def self_signed_certificate(directory: Path) -> tuple[Path, Path]:
 
 
 def nginx_config(
-    directory: Path, *, http_port: int, https_port: int, gunicorn_port: int, daphne_port: int
+    directory: Path,
+    *,
+    http_port: int,
+    https_port: int,
+    gunicorn_port: int,
+    daphne_port: int,
+    media_root: Path | None = None,
 ) -> Path:
     """deploy/nginx.conf with the ports, a self-signed certificate, and the paths of a
-    system install (pid, logs, cache and temporary files go in `directory`, and the
-    workers run as this user). Raises ValueError if the file no longer has one of them."""
+    system install (pid, logs, cache and temporary files go in `directory`, /media/ from
+    media_root if given, and the workers run as this user). Raises ValueError if the file
+    no longer has one of them."""
     cert, key = self_signed_certificate(directory)
     config = CONFIG.read_text()
     temp_paths = "".join(
@@ -79,6 +86,8 @@ def nginx_config(
         "server_name live.example.com;": "server_name 127.0.0.1;",
         "/var/cache/nginx/liveblog": str(directory / "cache"),
     }
+    if media_root is not None:
+        replacements["alias /srv/liveblog/media/;"] = f"alias {media_root}/;"
     for old, new in replacements.items():
         if old not in config:
             raise ValueError(f"deploy/nginx.conf no longer has {old!r}: update {__file__}")
