@@ -2,6 +2,7 @@
 pages, the API and the admin; nginx with deploy/nginx.conf sends /ws/ to Daphne and the
 rest to gunicorn."""
 
+import gzip
 import http.client
 import http.cookiejar
 import json
@@ -266,6 +267,25 @@ def test_nginx_keeps_load_more_pages_that_say_their_revision_and_nothing_else(ng
     # Right only for the event's latest revision, or only for the one who asked: never kept.
     for not_kept in (f"{entries}?before={cursor}", entries, nginx.https + "/live/harbourside/"):
         assert [cache_status(not_kept) for _ in range(2)] == ["MISS", "MISS"], not_kept
+
+
+def test_nginx_compresses_pages_and_the_api_but_not_the_admin(nginx, make_entry):
+    make_entry(headline="Recount ordered in ward 4", body="<p>Ward 4 counts again.</p>" * 20)
+    opener = urllib.request.build_opener(
+        urllib.request.ProxyHandler({}), urllib.request.HTTPSHandler(context=insecure())
+    )
+
+    def encoding(path: str) -> str | None:
+        request = urllib.request.Request(nginx.https + path, headers={"Accept-Encoding": "gzip"})
+        with opener.open(request, timeout=10) as response:
+            body = response.read()
+            if response.headers["Content-Encoding"] == "gzip":
+                assert b"Recount ordered in ward 4" in gzip.decompress(body), path
+            return response.headers["Content-Encoding"]
+
+    assert encoding("/live/harbourside/") == "gzip"
+    assert encoding("/api/events/harbourside/entries/") == "gzip"
+    assert encoding("/admin/login/") is None
 
 
 def test_nginx_lets_concurrent_requests_for_a_page_it_never_keeps_through_together(nginx):
