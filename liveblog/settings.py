@@ -6,6 +6,7 @@ channel layer, in debug mode, for one process on one machine.
 
 import ipaddress
 import os
+import re
 from pathlib import Path
 
 import dj_database_url
@@ -62,6 +63,15 @@ EMBED_PROVIDERS = env_list("EMBED_PROVIDERS", default=list(EMBEDDABLE))
 if unknown := set(EMBED_PROVIDERS) - set(EMBEDDABLE):
     raise ImproperlyConfigured(f"EMBED_PROVIDERS names no provider: {', '.join(sorted(unknown))}")
 
+# The sites that may frame an event's live embed (/live/<slug>/embed/, the desk's snippet):
+# origins such as https://www.example-news.com, or * for any site. Every other page
+# refuses to be framed (frame-ancestors below, X_FRAME_OPTIONS above).
+EMBED_ALLOWED_ORIGINS = env_list("EMBED_ALLOWED_ORIGINS", default=["*"])
+if bad := [
+    each for each in EMBED_ALLOWED_ORIGINS if not re.fullmatch(r"\*|https?://[^/\s;,]+", each)
+]:
+    raise ImproperlyConfigured(f"EMBED_ALLOWED_ORIGINS takes origins or *, not: {', '.join(bad)}")
+
 # Content-Security-Policy on every response, static files included (the middleware sits
 # before whitenoise). Templates mark their <script> and <link> tags with
 # {% csp_nonce_attr %}, and widget media with {% csp_nonce_attr media %}.
@@ -101,6 +111,8 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    # Its templates, for the sitemap index (updates/sitemaps.py).
+    "django.contrib.sitemaps",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "channels",
@@ -210,6 +222,8 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "en-gb"
+# The publication's name, as feeds, Google News and share cards show it.
+SITE_NAME = "Liveblog"
 TIME_ZONE = env_str("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True

@@ -3,7 +3,7 @@ from django.conf.urls.static import static
 from django.contrib import admin
 from django.urls import path, re_path
 
-from updates import api, views
+from updates import api, feeds, sitemaps, views
 
 admin.site.site_header = "Liveblog newsroom"
 admin.site.site_title = "Liveblog newsroom"
@@ -13,6 +13,14 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("live/<slug:slug>/", views.live, name="live"),
     path("live/<slug:slug>/entries/<int:entry_id>/", views.entry, name="entry"),
+    path("live/<slug:slug>/embed/", views.embed, name="embed"),
+    path("live/<slug:slug>/feed/", feeds.event_feed, name="event-feed"),
+    path("feed/", feeds.events_feed, name="events-feed"),
+    # For search engines: the index names each section's sitemap-<section>.xml.
+    path("robots.txt", sitemaps.robots_txt, name="robots"),
+    path("sitemap.xml", sitemaps.sitemap_index, name="sitemap"),
+    path("sitemap-<section>.xml", sitemaps.sitemap_section, name="sitemap-section"),
+    path("news-sitemap.xml", sitemaps.news_sitemap, name="news-sitemap"),
     path("healthz", api.health, name="health"),
     path("api/openapi.yaml", api.openapi, name="api-openapi"),
     path("api/events/<slug:slug>/", api.event_detail, name="api-event"),

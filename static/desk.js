@@ -59,4 +59,17 @@
 
   refreshReaders();
   setInterval(refreshReaders, 5000);
+
+  // The embed snippet's Copy button, where the browser lets a page write the clipboard.
+  var copyEmbed = document.getElementById("copy-embed");
+  if (navigator.clipboard) {
+    copyEmbed.hidden = false;
+    copyEmbed.addEventListener("click", function () {
+      var done = document.getElementById("copy-embed-done");
+      navigator.clipboard.writeText(document.getElementById("embed-code").value).then(
+        function () { done.textContent = "Copied."; },
+        function () { done.textContent = "Select the code and copy it."; }
+      );
+    });
+  }
 })();

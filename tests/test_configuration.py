@@ -133,14 +133,25 @@ ExecStart=/bin/sh -c 'for n in $(seq 3); do echo $K ${L} $n; done'
     assert unit_reads(unit) == set("IJKL")
 
 
-def test_a_heartbeat_so_rare_that_pages_take_their_sockets_for_dead_stops_the_start():
+def start_refused(**environment: str) -> str:
+    """What a process reading the settings with these variables says as it fails."""
     started = subprocess.run(
         [sys.executable, "-c", "import liveblog.settings"],
         cwd=BASE_DIR,
-        env=os.environ | {"LIVE_HEARTBEAT_SECONDS": "45"},
+        env=os.environ | environment,
         capture_output=True,
         text=True,
         timeout=30,
     )
     assert started.returncode != 0
-    assert "LIVE_HEARTBEAT_SECONDS must be from 1 to 30, not 45" in started.stderr
+    return started.stderr
+
+
+def test_a_heartbeat_so_rare_that_pages_take_their_sockets_for_dead_stops_the_start():
+    refused = start_refused(LIVE_HEARTBEAT_SECONDS="45")
+    assert "LIVE_HEARTBEAT_SECONDS must be from 1 to 30, not 45" in refused
+
+
+def test_an_embed_origin_that_is_not_an_origin_stops_the_start():
+    refused = start_refused(EMBED_ALLOWED_ORIGINS="https://news.example,news.example/live")
+    assert "EMBED_ALLOWED_ORIGINS takes origins or *, not: news.example/live" in refused

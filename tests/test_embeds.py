@@ -116,13 +116,15 @@ def test_the_pages_frame_only_the_players_of_the_providers_taken(client, event):
     ]
 
 
-def test_a_permalink_with_only_an_embed_shares_no_picture(client, make_entry):
+def test_a_permalink_with_only_an_embed_shares_the_sites_picture_not_the_embed(
+    client, make_entry
+):
     entry = make_entry(media=[embed_for("https://youtu.be/dQw4w9WgXcQ")])
 
     page = client.get(entry.get_absolute_url()).content.decode()
 
-    assert "og:image" not in page
-    assert '<meta name="twitter:card" content="summary">' in page
+    assert '<meta property="og:image" content="http://testserver/static/share.' in page
+    assert "youtu" not in page.partition("<body")[0]
 
 
 def test_a_deleted_entrys_embed_cannot_be_changed_on_its_change_form(editor_client, make_entry):

@@ -91,8 +91,12 @@ def test_a_picture_posted_from_the_desk_reaches_readers_in_every_size(
 
     html = client.get("/live/harbourside/").content.decode()
     assert f'srcset="{item["srcset"]}"' in html
-    assert 'width="1200" height="800" alt="Ballot boxes on a trolley" loading="lazy"' in html
     assert f'<source type="image/webp" srcset="{webp["srcset"]}"' in html
+    # The top of the page's picture is fetched first; as a card arriving live, lazily.
+    at_the_top = 'width="1200" height="800" alt="Ballot boxes on a trolley" fetchpriority="high"'
+    assert at_the_top in html
+    card = client.get(ENTRIES_URL).json()["entries"][0]["html"]
+    assert 'width="1200" height="800" alt="Ballot boxes on a trolley" loading="lazy"' in card
 
 
 def truncated_jpeg() -> SimpleUploadedFile:
@@ -387,3 +391,17 @@ def test_pruning_deletes_only_pictures_never_posted_once_no_post_can_name_them(
         os.utime(path, (three_days_ago, three_days_ago))
     assert prune_pictures() == "6 files of pictures never posted deleted.\n"
     assert stored_files(media_root) == posted_files
+
+
+def test_only_the_picture_at_the_top_of_the_live_page_is_fetched_first(
+    journalist_client, client, desk_url
+):
+    for headline in ("Boxes arrive", "The count begins"):
+        post_to_desk(
+            journalist_client, desk_url, {"file": photo(), "alt": "Boxes"}, headline=headline
+        )
+
+    html = client.get("/live/harbourside/").content.decode()
+
+    assert html.count('fetchpriority="high"') == 1 and html.count('loading="lazy"') == 1
+    assert html.index('fetchpriority="high"') < html.index('loading="lazy"')

@@ -64,12 +64,13 @@ class Scripts(HTMLParser):
     @property
     def inline(self) -> list[dict[str, str | None]]:
         """Inline scripts the browser runs or reads as code (import maps included); data
-        blocks (json_script's type="application/json") are never run, so no policy
-        applies to them."""
+        blocks (json_script's type="application/json", the JSON-LD) are never run, so no
+        policy applies to them."""
+        data = ("application/json", "application/ld+json")
         return [
             attributes
             for attributes, _ in self.tags
-            if "src" not in attributes and attributes.get("type") != "application/json"
+            if "src" not in attributes and attributes.get("type") not in data
         ]
 
 
@@ -135,6 +136,29 @@ def test_the_policy_is_strict(client, event):
     assert policy["connect-src"] == ["'self'"]
     # What updates/sanitize.py lets a body hold: images over http(s).
     assert {"'self'", "https:", "http:"} <= set(policy["img-src"])
+
+
+def test_only_the_embed_may_be_framed_by_other_sites_with_the_rest_of_the_policy_the_same(
+    client, event, settings
+):
+    live, embed = client.get("/live/harbourside/"), client.get("/live/harbourside/embed/")
+
+    assert "X-Frame-Options" not in embed
+    assert policy_of(embed)["frame-ancestors"] == settings.EMBED_ALLOWED_ORIGINS == ["*"]
+
+    def the_rest(response) -> dict[str, list[str]]:
+        """The policy but frame-ancestors, with its nonce (a new one each response) named."""
+        nonce = f"'nonce-{nonce_of(response)}'"
+        return {
+            name: ["the nonce" if value == nonce else value for value in values]
+            for name, values in policy_of(response).items()
+            if name != "frame-ancestors"
+        }
+
+    assert the_rest(embed) == the_rest(live)
+    for header, value in OTHER_HEADERS.items():
+        if header != "X-Frame-Options":
+            assert embed[header] == value, header
 
 
 def test_each_pages_inline_scripts_carry_that_responses_nonce(client, journalist, pages):

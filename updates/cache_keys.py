@@ -26,7 +26,11 @@ from updates.models import Entry, Event
 
 # What the cached answers are made by: their templates as Django finds them (a site's own
 # copy included), and the modules that compose them.
-RENDERING_TEMPLATES = ("updates/_entry.html", "updates/_live_body.html")
+RENDERING_TEMPLATES = (
+    "updates/_entry.html",
+    "updates/_live_body.html",
+    "updates/_page_metadata.html",
+)
 RENDERING_MODULES = (
     "serialize.py",
     "answers.py",
@@ -37,6 +41,7 @@ RENDERING_MODULES = (
     "pictures.py",
     "embeds.py",
     "templatetags/entry_media.py",
+    "page_metadata.py",
 )
 
 

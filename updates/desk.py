@@ -10,11 +10,14 @@ import logging
 
 import redis
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
 from django.views.decorators.http import require_GET, require_POST
 
 from updates import media
@@ -59,6 +62,7 @@ def page(request: HttpRequest, event_id: int, admin_context: dict) -> HttpRespon
         "event": event,
         "form": form,
         "media": admin_context.get("media", forms.Media()) + form.media,
+        "embed_snippet": embed_snippet(request, event),
         # Each entry with the buttons of what this journalist may do to it now.
         "entries": [
             (entry, entry_actions_offered(entry, signed_in(request)))
@@ -69,6 +73,17 @@ def page(request: HttpRequest, event_id: int, admin_context: dict) -> HttpRespon
     }
     status = 400 if request.method == "POST" else 200
     return render(request, "admin/updates/event/desk.html", context, status=status)
+
+
+def embed_snippet(request: HttpRequest, event: Event) -> str:
+    """The line another site pastes to embed the event live (static/embed.js). The script
+    under its plain name, not the hashed one {% static %} gives: a snippet pasted once
+    must outlive the release it was copied from."""
+    return format_html(
+        '<script async src="{}" data-liveblog="{}"></script>',
+        request.build_absolute_uri(settings.STATIC_URL + "embed.js"),
+        request.build_absolute_uri(reverse("embed", args=[event.slug])),
+    )
 
 
 @require_POST

@@ -20,6 +20,9 @@ class Event(models.Model):
     summary = models.TextField(blank=True, help_text="One or two sentences under the title.")
     status = models.CharField(max_length=10, choices=Status, default=Status.LIVE)
     starts_at = models.DateTimeField(default=timezone.now)
+    # When the coverage ended (status "ended"), for search engines' coverageEndTime
+    # (updates/page_metadata.py); set and cleared by services.py with the status.
+    ended_at = models.DateTimeField(null=True, blank=True, editable=False)
     # Grows by one with every change to the event or its entries; see services.py.
     revision = models.PositiveBigIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -121,9 +121,18 @@ def event_create(
     event = Event(title=title, slug=slug, summary=summary, status=status)
     if starts_at is not None:
         event.starts_at = starts_at
+    _note_end(event)
     event.full_clean()
     event.save()
     return event
+
+
+def _note_end(event: Event) -> None:
+    """When the coverage ended: kept while it stays ended, gone if it goes live again."""
+    if event.status != Event.Status.ENDED:
+        event.ended_at = None
+    elif event.ended_at is None:
+        event.ended_at = timezone.now()
 
 
 @transaction.atomic
@@ -132,6 +141,7 @@ def event_update(*, event: Event, changes: dict[str, Any]) -> Event:
     _apply(event, changes, EVENT_EDITABLE_FIELDS)
     if not changes:
         return event
+    _note_end(event)
     _event_lock(event.pk)
     event.revision = _event_take_revision(event.pk)
     event.full_clean()

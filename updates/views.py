@@ -1,16 +1,21 @@
 """The server-rendered pages: readable without JavaScript, and what search engines see."""
 
+from typing import Any
+
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.http import urlencode
+from django.views.decorators.clickjacking import xframe_options_exempt
+from django.views.decorators.csp import csp_override
 from django.views.decorators.http import require_GET
 
+from updates import page_metadata
 from updates.answers import cached_at_revision
 from updates.forms import EntryPageForm, first_error
-from updates.models import Event
+from updates.models import Entry, Event
 from updates.selectors import (
     Cursor,
     FirstPage,
@@ -32,6 +37,26 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def live(request: HttpRequest, slug: str) -> HttpResponse:
+    return live_page(request, slug, "updates/live.html", described=True)
+
+
+# The one page other sites may frame, and only those settings.EMBED_ALLOWED_ORIGINS names.
+EMBED_POLICY: dict[str, Any] = settings.SECURE_CSP | {
+    "frame-ancestors": settings.EMBED_ALLOWED_ORIGINS
+}
+
+
+@require_GET
+@xframe_options_exempt
+@csp_override(EMBED_POLICY)
+def embed(request: HttpRequest, slug: str) -> HttpResponse:
+    """The live page, compact, for another site's iframe (static/embed.js)."""
+    return live_page(request, slug, "updates/embed.html", described=False)
+
+
+def live_page(request: HttpRequest, slug: str, template: str, *, described: bool) -> HttpResponse:
+    """The event's live page in template: its first page, or an older one (?before=);
+    described, with its JSON-LD and share card (page_metadata.py)."""
     # The event (and so the revision) is read before the entries: the page may show a
     # change newer than its revision, never miss one, and replaying a change is harmless.
     event = event_get(slug=slug)
@@ -43,13 +68,7 @@ def live(request: HttpRequest, slug: str) -> HttpResponse:
     cursor, oldest_first = form.cleaned_data["cursor"], form.cleaned_data["oldest_first"]
     order = "oldest" if oldest_first else "newest"
     if cursor is None:
-        body = cached_at_revision(
-            event,
-            f"live-body-{order}",
-            lambda: render_body(
-                event, live_first_page(event=event, oldest_first=oldest_first), oldest_first
-            ),
-        )
+        body, head = first_page(request, event, oldest_first)
     else:
         try:
             page = entry_page(event=event, cursor=cursor, oldest_first=oldest_first)
@@ -57,6 +76,8 @@ def live(request: HttpRequest, slug: str) -> HttpResponse:
             return HttpResponseBadRequest(f"Bad address: {reason}")
         top = FirstPage(pinned=[], key_events=[], page=page)
         body = render_body(event, top, oldest_first, cursor=cursor)
+        # The live page's own description: an older page is the same coverage.
+        head = first_page(request, event, oldest_first=False)[1] if described else ""
     config = {
         "revision": event.revision,
         "status": event.status,
@@ -69,11 +90,34 @@ def live(request: HttpRequest, slug: str) -> HttpResponse:
         # So that the page knows at once how long a silent socket may stay silent.
         "heartbeatSeconds": settings.LIVE_HEARTBEAT_SECONDS,
     }
-    return render(
-        request,
-        "updates/live.html",
-        {"event": event, "body": body, "is_first_page": cursor is None, "config": config},
-    )
+    context = {"event": event, "body": body, "is_first_page": cursor is None, "config": config}
+    if described:
+        context["metadata_html"] = head
+    return render(request, template, context)
+
+
+def first_page(request: HttpRequest, event: Event, oldest_first: bool) -> tuple[str, str]:
+    """The live page below its header, and its JSON-LD and share card, rendered from one
+    read once per revision (and host: the head's addresses are absolute)."""
+
+    def build() -> tuple[str, str]:
+        top = live_first_page(event=event, oldest_first=oldest_first)
+        newest = newest_entries(event) if oldest_first else top.page.entries
+        metadata = page_metadata.live_metadata(
+            event, newest[: page_metadata.LIVE_UPDATES], request.build_absolute_uri
+        )
+        return (
+            render_body(event, top, oldest_first),
+            render_to_string("updates/_page_metadata.html", {"metadata": metadata}),
+        )
+
+    order = "oldest" if oldest_first else "newest"
+    return cached_at_revision(event, f"live-{order}:{request.scheme}:{request.get_host()}", build)
+
+
+def newest_entries(event: Event) -> list[Entry]:
+    """What the live page's JSON-LD lists and its share card's picture comes from."""
+    return entry_page(event=event, oldest_first=False, limit=page_metadata.LIVE_UPDATES).entries
 
 
 def render_body(
@@ -81,6 +125,7 @@ def render_body(
 ) -> str:
     """The page below its header: key events, pinned entries, the stream, "Load more"."""
     pinned_ids = {entry.pk for entry in top.pinned}
+    entries = [entry for entry in top.page.entries if entry.pk not in pinned_ids]
     next_cursor = top.page.next.encode() if top.page.next else None
     return render_to_string(
         "updates/_live_body.html",
@@ -88,7 +133,9 @@ def render_body(
             "event": event,
             "pinned": top.pinned,
             "key_events": top.key_events,
-            "entries": [entry for entry in top.page.entries if entry.pk not in pinned_ids],
+            "entries": entries,
+            # Its picture is fetched first, not lazily: the page's largest paint, likely.
+            "first_on_screen": next((entry.pk for entry in [*top.pinned, *entries]), None),
             "next_query": (
                 urlencode({"after" if oldest_first else "before": next_cursor})
                 if next_cursor
@@ -106,8 +153,10 @@ def render_body(
 @require_GET
 def entry(request: HttpRequest, slug: str, entry_id: int) -> HttpResponse:
     event = event_get(slug=slug)
+    entry = entry_get(event=event, entry_id=entry_id)
+    metadata = page_metadata.entry_metadata(
+        entry, request.build_absolute_uri, newest=lambda: newest_entries(event)
+    )
     return render(
-        request,
-        "updates/entry.html",
-        {"event": event, "entry": entry_get(event=event, entry_id=entry_id)},
+        request, "updates/entry.html", {"event": event, "entry": entry, "metadata": metadata}
     )

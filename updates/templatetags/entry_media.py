@@ -8,15 +8,9 @@ from django import template
 from updates import media
 from updates.embeds import PROVIDERS, player_of
 from updates.models import Entry
-from updates.serialize import MediaDict, media_to_dicts
+from updates.serialize import media_to_dicts
 
 register = template.Library()
-
-
-@register.filter
-def first_picture(entry: Entry) -> MediaDict | None:
-    """The entry's first picture as readers get it, for the page's share card."""
-    return next((item for item in media_to_dicts(entry) if item["kind"] == "image"), None)
 
 
 @register.filter
