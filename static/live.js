@@ -14,6 +14,7 @@
   var connection = document.getElementById("connection");
   var keyEvents = document.getElementById("key-events");
   var keyEventsList = document.getElementById("key-events-list");
+  var announcer = document.getElementById("announcer");
   var oldestFirst = config.order === "oldest";
   var baseTitle = document.title;
 
@@ -145,6 +146,7 @@
     pinned.hidden = !cards(pinned).length;
     var empty = document.getElementById("empty");
     if (empty && (cards(stream).length || cards(pinned).length)) empty.remove();
+    numberCards();
   }
 
   function removeCard(id) {
@@ -166,7 +168,9 @@
     updateKeyEvent(entry);
     // Taken out and put back, not replaced: its change may move it (a new time, pinned).
     if (existing) existing.remove();
-    if (!existing && !entry.pinned && readerIsAway() && goesOnTop(card)) {
+    var waits = !existing && !entry.pinned && readerIsAway() && goesOnTop(card);
+    if (!existing && (waits || isNewest(card))) noteNewUpdate(entry.headline, waits);
+    if (waits) {
       // Only new updates wait for the reader; an older entry goes in its place.
       waiting.set(entry.id, entry);
     } else if (!place(card, container)) {
@@ -207,6 +211,71 @@
     keyEvents.hidden = !keyEventsList.children.length;
   }
 
+  // ---- Told to assistive technology -------------------------------------------------
+  // The stream is a feed (role="feed"): each card an article in it, numbered, focusable.
+  // New updates are announced through a polite live region (#announcer), once per
+  // batch ("3 new updates: <the newest headline>"), and not while the reader types or
+  // reads a focused entry: then once they have left it. Edits, corrections and
+  // deletions are not announced.
+
+  var ANNOUNCE_AFTER_MS = 1000; // the rest of a batch arrives within this
+  var announcing = []; // headlines of new updates not yet announced, newest last
+  var waitingInButton = false; // some of them wait behind the new-updates button
+  var announceTimer = null;
+
+  function numberCards() {
+    var all = cards(stream);
+    Array.prototype.forEach.call(all, function (card, index) {
+      card.tabIndex = 0;
+      card.setAttribute("aria-posinset", String(index + 1));
+      // Unknown: older updates are still to load.
+      card.setAttribute("aria-setsize", moreToLoad() ? "-1" : String(all.length));
+      var headline = card.querySelector(".entry__headline");
+      if (headline) {
+        headline.id = headline.id || "entry-" + card.dataset.id + "-headline";
+        card.setAttribute("aria-labelledby", headline.id);
+      }
+    });
+  }
+
+  function readerIsBusy() {
+    var focused = document.activeElement;
+    if (!focused || focused === document.body) return false;
+    var typing = /^(INPUT|TEXTAREA|SELECT)$/.test(focused.tagName) || focused.isContentEditable;
+    return typing || Boolean(focused.closest("article.entry"));
+  }
+
+  function noteNewUpdate(headline, waits) {
+    announcing.push(headline);
+    waitingInButton = waitingInButton || waits;
+    clearTimeout(announceTimer);
+    announceTimer = setTimeout(announce, ANNOUNCE_AFTER_MS);
+  }
+
+  function announce() {
+    announceTimer = null;
+    if (!announcing.length || readerIsBusy()) return; // focusout tries again
+    var count = announcing.length;
+    var text = (count === 1 ? "1 new update: " : count + " new updates: ") + announcing[count - 1];
+    if (waitingInButton) text += ". Show them with the new updates button at the top.";
+    announcing = [];
+    waitingInButton = false;
+    announcer.textContent = text;
+  }
+
+  document.addEventListener("focusout", function () {
+    if (announcing.length && !announceTimer) announceTimer = setTimeout(announce, ANNOUNCE_AFTER_MS);
+  });
+
+  // Whether the card is newer than every update shown: a new update, not an older entry
+  // restored or moved, whichever order the reader reads in.
+  function isNewest(card) {
+    var here = position(card);
+    return Array.prototype.every.call(document.querySelectorAll("article.entry"), function (other) {
+      return other === card || precedes(here, position(other), true);
+    });
+  }
+
   // ---- Not pushing the reader around -------------------------------------------------
 
   // New entries wait while the top of the stream is above the window: inserting
@@ -220,14 +289,24 @@
     return !oldestFirst && stream.getBoundingClientRect().top < 0;
   }
 
+  // Returns the first of them on the page, for the focus.
   function showWaiting() {
     var entries = Array.from(waiting.values());
     waiting.clear();
-    entries.forEach(function (entry) {
-      place(cardFrom(entry), stream);
+    var shown = entries.map(function (entry) {
+      var card = cardFrom(entry);
+      place(card, stream);
+      return card;
     });
     tidy();
     showUnseen();
+    return firstOnPage(shown);
+  }
+
+  function firstOnPage(shown) {
+    return shown.filter(function (card) { return card.isConnected; }).sort(function (a, b) {
+      return a.compareDocumentPosition(b) & Node.DOCUMENT_POSITION_FOLLOWING ? -1 : 1;
+    })[0];
   }
 
   function showUnseen() {
@@ -238,9 +317,15 @@
   }
 
   newUpdates.addEventListener("click", function () {
-    showWaiting();
-    window.scrollTo({ top: 0, behavior: "smooth" });
+    var first = showWaiting();
+    // Where the reader's keyboard and screen reader go on from: the first new update.
+    if (first) first.focus({ preventScroll: true });
+    window.scrollTo({ top: 0, behavior: smoothly() });
   });
+
+  function smoothly() {
+    return window.matchMedia("(prefers-reduced-motion: reduce)").matches ? "auto" : "smooth";
+  }
 
   window.addEventListener(
     "scroll",
@@ -477,10 +562,16 @@
       }
       setCursor(page.next);
       // What the page brought, and entries changed to a place it now reaches.
+      var shown = [];
       leftOut.forEach(function (entry) {
-        if (place(cardFrom(entry), entry.pinned ? pinned : stream)) leftOut.delete(entry.id);
+        var card = cardFrom(entry);
+        if (place(card, entry.pinned ? pinned : stream)) {
+          leftOut.delete(entry.id);
+          shown.push(card);
+        }
       });
       tidy();
+      return firstOnPage(shown);
     });
   }
 
@@ -488,9 +579,17 @@
     event.preventDefault();
     if (loadMore.getAttribute("aria-busy")) return;
     loadMore.setAttribute("aria-busy", "true");
+    stream.setAttribute("aria-busy", "true");
     loadNextPage()
+      .then(function (first) {
+        // On to what the page brought, as a reader of the feed expects.
+        if (first) first.focus();
+      })
       .catch(function (error) { console.warn("Load more failed:", error); })
-      .then(function () { loadMore.removeAttribute("aria-busy"); });
+      .then(function () {
+        loadMore.removeAttribute("aria-busy");
+        stream.removeAttribute("aria-busy");
+      });
   });
 
   var orderSwitch = document.getElementById("order-switch");
@@ -516,6 +615,7 @@
       if (card) {
         card.classList.add("entry--highlight");
         card.scrollIntoView({ block: "start" });
+        card.focus({ preventScroll: true });
         return;
       }
       if (moreToLoad() && tries++ < 10) return loadNextPage().then(look);
@@ -526,6 +626,7 @@
   window.addEventListener("hashchange", revealTarget);
 
   renderTimes(document);
+  numberCards();
   setInterval(function () {
     renderTimes(document);
   }, 30000);

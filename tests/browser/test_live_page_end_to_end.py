@@ -132,7 +132,9 @@ async def test_a_reader_sees_an_entry_posted_edited_and_deleted_in_the_admin_wit
     )
     await newsroom.expect_message("was changed successfully")
     await expect(reader.entry(entry_id)).to_have_count(1)
-    await expect(reader.page.get_by_text("Turnout passes 40 per cent")).to_have_count(0)
+    await expect(
+        reader.page.locator("article.entry", has_text="Turnout passes 40 per cent")
+    ).to_have_count(0)
 
     # Deleted (by an editor: journalists cannot delete): the card goes; the earlier entry stays.
     editors_desk = Newsroom(await (await browser.new_context()).new_page(), newsroom.base_url)
