@@ -221,7 +221,18 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-LANGUAGE_CODE = "en-gb"
+# The languages pages, their scripts and the desk are written in (locale/); the site's
+# from the environment, and an event may have its own (Event.language: a newsroom
+# covering a foreign election), which its pages are then in.
+LANGUAGES = [("en-gb", "English"), ("de", "Deutsch")]
+LANGUAGE_CODE = env_str("LANGUAGE_CODE", "en-gb")
+if LANGUAGE_CODE not in dict(LANGUAGES):
+    raise ImproperlyConfigured(
+        f"LANGUAGE_CODE must be one of {', '.join(dict(LANGUAGES))}, not {LANGUAGE_CODE}"
+    )
+# Every string's translation in the app's own locale/, templates' and scripts' included:
+# the scripts' catalog (views.script_strings) reads only an app's.
+LOCALE_PATHS = [BASE_DIR / "updates" / "locale"]
 # The publication's name, as feeds, Google News and share cards show it.
 SITE_NAME = "Liveblog"
 TIME_ZONE = env_str("TIME_ZONE", "UTC")

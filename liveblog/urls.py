@@ -14,6 +14,7 @@ urlpatterns = [
     path("live/<slug:slug>/", views.live, name="live"),
     path("live/<slug:slug>/entries/<int:entry_id>/", views.entry, name="entry"),
     path("live/<slug:slug>/embed/", views.embed, name="embed"),
+    path("jsi18n/<str:language>/", views.script_strings, name="script-strings"),
     path("live/<slug:slug>/feed/", feeds.event_feed, name="event-feed"),
     path("feed/", feeds.events_feed, name="events-feed"),
     # For search engines: the index names each section's sitemap-<section>.xml.

@@ -17,6 +17,14 @@
   var announcer = document.getElementById("announcer");
   var oldestFirst = config.order === "oldest";
   var baseTitle = document.title;
+  // The page's words in its language, from the catalog its template loads before this
+  // script (views.script_strings); the English ones should it have failed to load.
+  var gettext = window.gettext || function (text) { return text; };
+  var ngettext = window.ngettext || function (one, other, count) { return count === 1 ? one : other; };
+  var interpolate = window.interpolate || function (text, values) {
+    return text.replace(/%\((\w+)\)s/g, function (_, name) { return values[name]; });
+  };
+  var STATUS = { scheduled: gettext("Scheduled"), live: gettext("Live"), ended: gettext("Ended") };
 
   var RECONNECT_BASE_MS = 1000;
   var RECONNECT_CAP_MS = 30000;
@@ -31,25 +39,31 @@
 
   // ---- Times -------------------------------------------------------------------------
 
-  var clock = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
-  var day = new Intl.DateTimeFormat(undefined, { day: "numeric", month: "short" });
-  var full = new Intl.DateTimeFormat(undefined, { dateStyle: "full", timeStyle: "long" });
+  // In the page's language (<html lang>), in the reader's own time zone.
+  var locale = document.documentElement.lang || undefined;
+  var clock = new Intl.DateTimeFormat(locale, { hour: "2-digit", minute: "2-digit" });
+  var zoned = new Intl.DateTimeFormat(locale, { hour: "2-digit", minute: "2-digit", timeZoneName: "short" });
+  var day = new Intl.DateTimeFormat(locale, { day: "numeric", month: "short" });
+  var full = new Intl.DateTimeFormat(locale, { dateStyle: "full", timeStyle: "long" });
+  var relative = new Intl.RelativeTimeFormat(locale, { numeric: "auto" });
 
-  function clockText(when, withDate) {
+  function clockText(when, withDate, withZone) {
     var sameDay = when.toDateString() === new Date().toDateString();
-    return withDate || !sameDay ? day.format(when) + ", " + clock.format(when) : clock.format(when);
+    var time = (withZone ? zoned : clock).format(when);
+    return withDate || !sameDay ? day.format(when) + ", " + time : time;
   }
 
   function relativeText(when) {
     var minutes = Math.floor((Date.now() - when.getTime()) / 60000);
-    if (minutes < 1) return "Just now";
-    if (minutes < 60) return minutes + " min ago";
-    if (minutes < 12 * 60) return Math.floor(minutes / 60) + " h ago";
+    if (minutes < 1) return relative.format(0, "second"); // "now"
+    if (minutes < 60) return relative.format(-minutes, "minute");
+    if (minutes < 12 * 60) return relative.format(-Math.floor(minutes / 60), "hour");
     return clockText(when);
   }
 
-  // <time data-relative> reads "5 min ago", <time data-clock> "14:05", both in the
-  // reader's own time zone, with the exact time on hover.
+  // <time data-relative> reads "5 minutes ago", <time data-clock> "14:05" (with
+  // data-zone "14:05 GMT+1"), in the reader's own time zone and the page's language,
+  // with the exact time and its zone on hover.
   function renderTimes(root) {
     root.querySelectorAll("time[datetime]").forEach(function (element) {
       var when = new Date(element.getAttribute("datetime"));
@@ -57,7 +71,7 @@
       element.title = full.format(when);
       element.textContent = element.hasAttribute("data-relative")
         ? relativeText(when)
-        : clockText(when, element.hasAttribute("data-with-date"));
+        : clockText(when, element.hasAttribute("data-with-date"), element.hasAttribute("data-zone"));
     });
   }
 
@@ -197,6 +211,7 @@
       var time = document.createElement("time");
       time.setAttribute("datetime", entry.published_at);
       time.setAttribute("data-clock", "");
+      time.setAttribute("data-zone", "");
       var headline = document.createElement("span");
       headline.textContent = entry.headline;
       link.append(time, " ", headline);
@@ -256,8 +271,12 @@
     announceTimer = null;
     if (!announcing.length || readerIsBusy()) return; // focusout tries again
     var count = announcing.length;
-    var text = (count === 1 ? "1 new update: " : count + " new updates: ") + announcing[count - 1];
-    if (waitingInButton) text += ". Show them with the new updates button at the top.";
+    var text = interpolate(
+      ngettext("%(count)s new update: %(headline)s", "%(count)s new updates: %(headline)s", count),
+      { count: count, headline: announcing[count - 1] },
+      true
+    );
+    if (waitingInButton) text += " " + gettext("Show them with the new updates button at the top.");
     announcing = [];
     waitingInButton = false;
     announcer.textContent = text;
@@ -312,7 +331,11 @@
   function showUnseen() {
     var count = waiting.size + unseen;
     newUpdates.hidden = waiting.size === 0;
-    newUpdates.textContent = waiting.size === 1 ? "1 new update" : waiting.size + " new updates";
+    newUpdates.textContent = interpolate(
+      ngettext("%(count)s new update", "%(count)s new updates", waiting.size),
+      { count: waiting.size },
+      true
+    );
     document.title = count ? "(" + count + ") " + baseTitle : baseTitle;
   }
 
@@ -352,7 +375,7 @@
     summary.hidden = !event.summary;
     var badge = document.getElementById("event-badge");
     badge.className = "badge badge--" + event.status;
-    badge.textContent = event.status.charAt(0).toUpperCase() + event.status.slice(1);
+    badge.textContent = STATUS[event.status] || event.status;
     document.getElementById("notice-scheduled").hidden = event.status !== "scheduled";
     document.getElementById("notice-ended").hidden = event.status !== "ended";
     live.dataset.status = event.status;
@@ -406,7 +429,7 @@
   function noteFailure(error) {
     console.warn("Could not fetch updates:", error);
     if (!socket || socket.readyState !== WebSocket.OPEN) {
-      setConnection("paused", "Updates paused"); // the polling asks again
+      setConnection("paused", gettext("Updates paused")); // the polling asks again
       return;
     }
     // Connected, so nothing else would ask before the next heartbeat: ask again soon,
@@ -474,7 +497,7 @@
       if (data.type === "hello") {
         attempts = 0;
         stopPolling();
-        setConnection("live", "Live");
+        setConnection("live", gettext("Live"));
       }
       feed.receive(data).catch(noteFailure);
     };
@@ -493,7 +516,10 @@
     // Too many connects from this address (a newsroom's or a carrier's shared one): the
     // first quick retries would fall in the same one-minute window, so skip them.
     if (event.code === 4029) attempts = Math.max(attempts, 3);
-    setConnection("reconnecting", navigator.onLine === false ? "Updates paused" : "Reconnecting…");
+    setConnection(
+      "reconnecting",
+      navigator.onLine === false ? gettext("Updates paused") : gettext("Reconnecting…")
+    );
     startPolling();
     // Forever, at most every 30 s.
     reconnectTimer = setTimeout(connect, backoff(attempts++));
@@ -505,7 +531,7 @@
     if (pollTimer) return;
     pollTimer = setInterval(function () {
       feed.catchUp().then(function () {
-        if (!socket) setConnection("reconnecting", "Reconnecting…");
+        if (!socket) setConnection("reconnecting", gettext("Reconnecting…"));
       }, noteFailure);
     }, POLL_MS);
   }

@@ -142,7 +142,7 @@ def test_times_read_without_javascript_are_the_sites_time_and_say_its_zone(
 
     card_time = rf'<time datetime="[^"]+" data-relative>{shown}</time>'
     assert re.search(card_time, live) and re.search(card_time, permalink)
-    assert re.search(rf'<li data-id="{entry.pk}".*data-clock>{shown}</time>', live)
+    assert re.search(rf'<li data-id="{entry.pk}".*data-clock data-zone>{shown}</time>', live)
     entry.refresh_from_db()
     edited = entry.edited_at.astimezone(ZoneInfo("Europe/London")).strftime("%H:%M %Z")
     assert re.search(rf"Updated <time [^>]+>{edited}</time>", live)

@@ -219,7 +219,7 @@ class EventAdmin(admin.ModelAdmin):
     list_filter = ["status"]
     search_fields = ["title", "summary"]
     prepopulated_fields = {"slug": ["title"]}
-    fields = ["title", "slug", "summary", "status", "starts_at"]
+    fields = ["title", "slug", "summary", "status", "starts_at", "language"]
 
     @admin.display(description="desk")
     def desk_link(self, event: Event) -> str:

@@ -53,6 +53,10 @@ def release() -> str:
     with contextlib.suppress(metadata.PackageNotFoundError):
         digest.update(metadata.version("liveblog").encode())
     digest.update(settings.TIME_ZONE.encode())
+    # The site's language and every translation: cached pages hold their words.
+    digest.update(settings.LANGUAGE_CODE.encode())
+    for catalog in sorted(Path(__file__).parent.glob("locale/*/LC_MESSAGES/*.mo")):
+        digest.update(catalog.read_bytes())
     # Where pictures are served from (MEDIA_URL, a bucket's domain): cards carry addresses.
     digest.update(default_storage.url("pictures/").encode())
     for name in RENDERING_TEMPLATES:
@@ -68,7 +72,7 @@ def release() -> str:
 @receiver(setting_changed)
 def _rendering_changed(*, setting: str, **kwargs: object) -> None:
     # Tests change these; a process in production never does.
-    if setting in ("TEMPLATES", "TIME_ZONE", "MEDIA_URL", "STORAGES"):
+    if setting in ("TEMPLATES", "TIME_ZONE", "LANGUAGE_CODE", "MEDIA_URL", "STORAGES"):
         release.cache_clear()
 
 

@@ -5,15 +5,17 @@ from django.conf import settings
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from updates.sanitize import sanitize_body
 
 
 class Event(models.Model):
     class Status(models.TextChoices):
-        SCHEDULED = "scheduled", "Scheduled"
-        LIVE = "live", "Live"
-        ENDED = "ended", "Ended"
+        # As the badge on the event's pages says (static/live.js has the same words).
+        SCHEDULED = "scheduled", _("Scheduled")
+        LIVE = "live", _("Live")
+        ENDED = "ended", _("Ended")
 
     title = models.CharField(max_length=200)
     slug = models.SlugField(max_length=100, unique=True, help_text="Part of the page's address.")
@@ -23,6 +25,12 @@ class Event(models.Model):
     # When the coverage ended (status "ended"), for search engines' coverageEndTime
     # (updates/page_metadata.py); set and cleared by services.py with the status.
     ended_at = models.DateTimeField(null=True, blank=True, editable=False)
+    language = models.CharField(
+        max_length=10,
+        blank=True,
+        choices=settings.LANGUAGES,
+        help_text="The language of this event's pages; empty: the site's.",
+    )
     # Grows by one with every change to the event or its entries; see services.py.
     revision = models.PositiveBigIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -36,6 +44,11 @@ class Event(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("live", args=[self.slug])
+
+    @property
+    def page_language(self) -> str:
+        """What readers' pages of the event are written in."""
+        return self.language or settings.LANGUAGE_CODE
 
 
 class EntryQuerySet(models.QuerySet["Entry"]):

@@ -39,7 +39,7 @@ ENTRY_EDITABLE_FIELDS = frozenset(
 )
 # A change to these is an edit readers are told of ("Updated HH:MM"); pinning is not.
 ENTRY_WORDS = frozenset({"headline", "body", "byline", "media", "correction"})
-EVENT_EDITABLE_FIELDS = frozenset({"title", "slug", "summary", "status", "starts_at"})
+EVENT_EDITABLE_FIELDS = frozenset({"title", "slug", "summary", "status", "starts_at", "language"})
 
 
 class EditConflict(Exception):
@@ -117,8 +117,9 @@ def event_create(
     summary: str = "",
     status: str = Event.Status.LIVE,
     starts_at: datetime | None = None,
+    language: str = "",
 ) -> Event:
-    event = Event(title=title, slug=slug, summary=summary, status=status)
+    event = Event(title=title, slug=slug, summary=summary, status=status, language=language)
     if starts_at is not None:
         event.starts_at = starts_at
     _note_end(event)

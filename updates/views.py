@@ -3,16 +3,20 @@
 from typing import Any
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import translation
 from django.utils.http import urlencode
+from django.views.decorators.cache import cache_control
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csp import csp_override
 from django.views.decorators.http import require_GET
+from django.views.i18n import JavaScriptCatalog
 
-from updates import page_metadata
+from updates import cache_keys, page_metadata
 from updates.answers import cached_at_revision
 from updates.forms import EntryPageForm, first_error
 from updates.models import Entry, Event
@@ -60,6 +64,14 @@ def live_page(request: HttpRequest, slug: str, template: str, *, described: bool
     # The event (and so the revision) is read before the entries: the page may show a
     # change newer than its revision, never miss one, and replaying a change is harmless.
     event = event_get(slug=slug)
+    with translation.override(event.page_language):
+        return event_page(request, event, template, described=described)
+
+
+def event_page(
+    request: HttpRequest, event: Event, template: str, *, described: bool
+) -> HttpResponse:
+    slug = event.slug
     query = request.GET.copy()
     query.setdefault("order", request.COOKIES.get(ORDER_COOKIE, "newest"))
     form = EntryPageForm(query)
@@ -90,7 +102,17 @@ def live_page(request: HttpRequest, slug: str, template: str, *, described: bool
         # So that the page knows at once how long a silent socket may stay silent.
         "heartbeatSeconds": settings.LIVE_HEARTBEAT_SECONDS,
     }
-    context = {"event": event, "body": body, "is_first_page": cursor is None, "config": config}
+    # The script's words in the page's language; the release in the address, so that a
+    # deploy's new words are never read from a cache's old ones.
+    strings = reverse("script-strings", args=[event.page_language])
+    strings_url = f"{strings}?v={cache_keys.release()}"
+    context = {
+        "event": event,
+        "body": body,
+        "is_first_page": cursor is None,
+        "config": config,
+        "strings_url": strings_url,
+    }
     if described:
         context["metadata_html"] = head
     return render(request, template, context)
@@ -154,9 +176,21 @@ def render_body(
 def entry(request: HttpRequest, slug: str, entry_id: int) -> HttpResponse:
     event = event_get(slug=slug)
     entry = entry_get(event=event, entry_id=entry_id)
-    metadata = page_metadata.entry_metadata(
-        entry, request.build_absolute_uri, newest=lambda: newest_entries(event)
-    )
-    return render(
-        request, "updates/entry.html", {"event": event, "entry": entry, "metadata": metadata}
-    )
+    with translation.override(event.page_language):
+        metadata = page_metadata.entry_metadata(
+            entry, request.build_absolute_uri, newest=lambda: newest_entries(event)
+        )
+        return render(
+            request, "updates/entry.html", {"event": event, "entry": entry, "metadata": metadata}
+        )
+
+
+@require_GET
+@cache_control(public=True, max_age=24 * 3600)
+def script_strings(request: HttpRequest, language: str) -> HttpResponseBase:
+    """The words of the pages' scripts in `language` (gettext() and ngettext() for them),
+    from the app's djangojs catalog. Its address carries the release (event_page)."""
+    if language not in dict(settings.LANGUAGES):
+        raise Http404
+    with translation.override(language):
+        return JavaScriptCatalog.as_view(packages=["updates"])(request)
