@@ -3,6 +3,9 @@
 (function () {
   "use strict";
 
+  // Words in the page's language, from the scripts' catalog loaded before this script
+  // (views.script_strings); as written here should it have failed to load.
+  var gettext = window.gettext || function (text) { return text; };
   var desk = document.getElementById("desk");
   var form = document.getElementById("post-form");
   var preview = document.getElementById("preview");
@@ -29,7 +32,7 @@
     });
     fetch(desk.dataset.previewUrl, { method: "POST", body: words })
       .then(function (response) {
-        if (!response.ok) throw new Error("preview answered " + response.status);
+        if (!response.ok) throw new Error(response.status);
         return response.text();
       })
       .then(function (html) {
@@ -38,7 +41,9 @@
         showPreview('<link rel="stylesheet" href="' + desk.dataset.cardCss + '"><main class="page">' + html + "</main>");
       })
       .catch(function (error) {
-        showPreview("<p>Preview failed: " + error.message + "</p>");
+        var failed = document.createElement("p");
+        failed.textContent = gettext("The preview failed:") + " " + error.message;
+        showPreview(failed.outerHTML);
       });
   });
 
@@ -67,8 +72,8 @@
     copyEmbed.addEventListener("click", function () {
       var done = document.getElementById("copy-embed-done");
       navigator.clipboard.writeText(document.getElementById("embed-code").value).then(
-        function () { done.textContent = "Copied."; },
-        function () { done.textContent = "Select the code and copy it."; }
+        function () { done.textContent = gettext("Copied."); },
+        function () { done.textContent = gettext("Select the code and copy it."); }
       );
     });
   }

@@ -10,6 +10,9 @@
 
   var fieldset = document.getElementById("pictures");
   if (!fieldset) return;
+  // Words in the page's language, from the scripts' catalog loaded before this script
+  // (views.script_strings); as written here should it have failed to load.
+  var gettext = window.gettext || function (text) { return text; };
   var form = fieldset.closest("form");
   var template = document.getElementById("picture-template");
   var total = fieldset.querySelector("input[name$='-TOTAL_FORMS']");
@@ -77,9 +80,9 @@
     bar.className = "pictures__progress";
     bar.max = 100;
     bar.value = 0;
-    bar.setAttribute("aria-label", "Upload of " + file.name);
+    bar.setAttribute("aria-label", gettext("Upload of") + " " + file.name);
     fileInput(row).parentNode.appendChild(bar);
-    status(row, "Uploading…");
+    status(row, gettext("Uploading…"));
     var body = new FormData();
     body.append("file", file);
     var request = new XMLHttpRequest();
@@ -100,7 +103,7 @@
           fileInput(row).value = "";
           // The server's own rendition: upright and stripped, as readers will see it.
           showStored(row, answer.thumbnail);
-          status(row, "Uploaded: it goes out with the post.");
+          status(row, gettext("Uploaded: it goes out with the post."));
         } else if (request.status === 400 && answer && answer.error) {
           fileInput(row).value = "";
           showChosen(row, null);
@@ -108,7 +111,7 @@
           status(row, answer.error, true);
         } else {
           bar.remove();
-          status(row, "Not uploaded yet: it will go with the post.");
+          status(row, gettext("Not uploaded yet: it will go with the post."));
         }
         resolve();
       });
@@ -188,7 +191,7 @@
   another.type = "button";
   another.className = "button";
   another.id = "add-picture";
-  another.textContent = "Add another picture";
+  another.textContent = gettext("Add another picture");
   another.addEventListener("click", function () {
     var row = addRow();
     if (row) fileInput(row).focus();

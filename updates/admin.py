@@ -10,6 +10,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 
 from updates import desk
 from updates.entry_actions import ENTRY_ACTIONS
@@ -96,11 +97,15 @@ def list_action(name: str):
 
 
 class DeletedFilter(admin.SimpleListFilter):
-    title = "state"
+    title = _("state")
     parameter_name = "state"
 
     def lookups(self, request, model_admin):
-        return [("live", "Published"), ("waiting", "Draft or scheduled"), ("deleted", "Deleted")]
+        return [
+            ("live", _("Published")),
+            ("waiting", _("Draft or scheduled")),
+            ("deleted", _("Deleted")),
+        ]
 
     def queryset(self, request, queryset):
         if self.value() == "live":

@@ -18,6 +18,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from updates import media
@@ -32,6 +34,13 @@ from updates.serialize import render_entry_card
 from updates.services import default_byline, entry_publish
 
 DESK_ENTRIES = 30
+
+# What the desk says of a post, by the state it left the entry in.
+POSTED_AS = {
+    "published": gettext_lazy("Published: %(headline)s"),
+    "scheduled": gettext_lazy("Scheduled: %(headline)s"),
+    "draft": gettext_lazy("Draft: %(headline)s"),
+}
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +62,7 @@ def page(request: HttpRequest, event_id: int, admin_context: dict) -> HttpRespon
             except Exception:
                 form.forget_stored_pictures()
                 raise
-            messages.success(request, f"{entry.state.capitalize()}: {entry.headline}")
+            messages.success(request, POSTED_AS[entry.state] % {"headline": entry.headline})
             return redirect("admin:updates_event_desk", event.pk)
     else:
         form = EntryForm(initial={"byline": default_byline(request.user)}, can_pin=can_pin)
@@ -97,7 +106,10 @@ def entry_action(request: HttpRequest, event_id: int, entry_id: int, action: str
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
     else:
-        messages.success(request, f"{action.capitalize()}: {entry.headline}")
+        done = ENTRY_ACTIONS[action].label
+        messages.success(
+            request, _("%(done)s: %(headline)s") % {"done": done, "headline": entry.headline}
+        )
     return redirect("admin:updates_event_desk", event.pk)
 
 
@@ -130,7 +142,7 @@ def upload_picture(request: HttpRequest) -> JsonResponse:
         raise PermissionDenied
     upload = request.FILES.get("file")
     if upload is None:
-        return JsonResponse({"error": "Send the picture as the form field file."}, status=400)
+        return JsonResponse({"error": _("Send the picture as the form field file.")}, status=400)
     try:
         picture = store_picture(upload)
     except PictureRefused as refused:
@@ -153,5 +165,5 @@ def readers(request: HttpRequest, event_id: int) -> JsonResponse:
     except redis.RedisError:
         # The desk asks every few seconds; it shows "–" until Redis answers again.
         logger.warning("Could not count the readers of event %s", event.pk)
-        return JsonResponse({"error": "The reader count is unavailable right now."}, status=503)
+        return JsonResponse({"error": _("The reader count is unavailable right now.")}, status=503)
     return JsonResponse({"readers": count})

@@ -18,6 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
 
 YOUTUBE_ID = re.compile(r"[A-Za-z0-9_-]{11}")
 
@@ -90,7 +91,7 @@ def providers() -> list[Provider]:
 def embed_for(url: str, *, title: str = "") -> dict[str, Any]:
     """The entry's embed of `url`. Raises ValidationError for a link no provider takes."""
     if urlsplit(url).scheme != "https":
-        raise ValidationError("Paste the post's https:// address.")
+        raise ValidationError(_("Paste the post's https:// address."))
     for provider in providers():
         if provider.takes(url):
             return {"kind": "embed", "provider": provider.name, "url": url, "title": title}

@@ -4,19 +4,26 @@ Each runs a service, which numbers the change and tells readers (services.py).""
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
+from django.utils.translation import gettext_lazy as _
 
 from updates.models import Entry
 from updates.services import entry_delete, entry_restore, entry_update
 
+if TYPE_CHECKING:  # django-stubs' name for a lazy string, which Django has no name for
+    from django.utils.functional import _StrPromise
+
+    type Words = str | _StrPromise
+
 
 @dataclass(frozen=True)
 class EntryAction:
-    label: str  # on the desk's button
-    description: str  # in the admin's list of actions
+    # Lazy: in the language of the page that shows them.
+    label: "Words"  # on the desk's button
+    description: "Words"  # in the admin's list of actions
     permission: str
     changes: dict[str, Any] = field(default_factory=dict)  # made by entry_update; or:
     service: Callable[..., Entry] | None = None
@@ -41,27 +48,32 @@ class EntryAction:
 PIN, CHANGE, DELETE = "updates.pin_entry", "updates.change_entry", "updates.delete_entry"
 
 ENTRY_ACTIONS = {
-    "pin": EntryAction("Pin", "Pin the selected entries", PIN, changes={"pinned": True}),
-    "unpin": EntryAction("Unpin", "Unpin the selected entries", PIN, changes={"pinned": False}),
+    "pin": EntryAction(_("Pin"), _("Pin the selected entries"), PIN, changes={"pinned": True}),
+    "unpin": EntryAction(
+        _("Unpin"), _("Unpin the selected entries"), PIN, changes={"pinned": False}
+    ),
     "key": EntryAction(
-        "Key event", "Mark the selected entries as key events", CHANGE, changes={"key_event": True}
+        _("Key event"),
+        _("Mark the selected entries as key events"),
+        CHANGE,
+        changes={"key_event": True},
     ),
     "unkey": EntryAction(
-        "Not key", "Unmark the selected key events", CHANGE, changes={"key_event": False}
+        _("Not key"), _("Unmark the selected key events"), CHANGE, changes={"key_event": False}
     ),
     "publish": EntryAction(
-        "Publish", "Publish the selected drafts", CHANGE, changes={"draft": False}
+        _("Publish"), _("Publish the selected drafts"), CHANGE, changes={"draft": False}
     ),
     "delete": EntryAction(
-        "Delete",
-        "Delete the selected entries (kept, for restoring)",
+        _("Delete"),
+        _("Delete the selected entries (kept, for restoring)"),
         DELETE,
         service=entry_delete,
         offered_when=lambda entry: not entry.is_deleted,
     ),
     "restore": EntryAction(
-        "Restore",
-        "Restore the selected deleted entries",
+        _("Restore"),
+        _("Restore the selected deleted entries"),
         DELETE,
         service=entry_restore,
         offered_when=lambda entry: entry.is_deleted,
@@ -69,7 +81,7 @@ ENTRY_ACTIONS = {
 }
 
 
-def entry_actions_offered(entry: Entry, user: User) -> list[tuple[str, str]]:
+def entry_actions_offered(entry: Entry, user: User) -> list[tuple[str, "Words"]]:
     """(name, label) of what `user` may do to `entry` now, in the table's order."""
     return [
         (name, action.label)

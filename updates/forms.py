@@ -12,6 +12,8 @@ from django.conf import settings
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.http import QueryDict
 from django.utils.html import strip_tags
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 from django_prose_editor.fields import ProseEditorFormField
 
 from updates import embeds, media, pictures
@@ -168,18 +170,24 @@ class PictureForm(forms.Form):
 
     file = forms.FileField(
         required=False,
-        label="Picture",
+        label=_("Picture"),
         widget=forms.ClearableFileInput(attrs={"accept": pictures.TAKEN_CONTENT_TYPES}),
-        help_text=f"{', '.join(pictures.TAKEN)}, up to {pictures.MAX_UPLOAD_BYTES // 2**20} MB.",
+        help_text=format_lazy(
+            _("{formats}, up to {size} MB."),
+            formats=", ".join(pictures.TAKEN),
+            size=pictures.MAX_UPLOAD_BYTES // 2**20,
+        ),
     )
     alt = forms.CharField(
         max_length=300,
         required=False,
-        label="Alt text",
-        help_text="What the picture shows, for readers who cannot see it.",
+        label=_("Alt text"),
+        help_text=_("What the picture shows, for readers who cannot see it."),
     )
-    caption = forms.CharField(max_length=300, required=False)
-    credit = forms.CharField(max_length=120, required=False, help_text='e.g. "Photo: Reuters".')
+    caption = forms.CharField(max_length=300, required=False, label=_("Caption"))
+    credit = forms.CharField(
+        max_length=120, required=False, label=_("Credit"), help_text=_('e.g. "Photo: Reuters".')
+    )
     # media.upload_token() of a picture stored when it was chosen, until the post.
     uploaded = forms.CharField(widget=forms.HiddenInput, required=False)
     # The id of a picture the entry has (updates/media.py), kept unless a file replaces it.
@@ -193,7 +201,9 @@ class PictureForm(forms.Form):
             return media.uploaded_picture(token)
         except media.UploadLost:
             # Shown by the file input, the one the journalist can do something with.
-            self.add_error("file", "This picture is no longer kept for posting: choose it again.")
+            self.add_error(
+                "file", _("This picture is no longer kept for posting: choose it again.")
+            )
             return None
 
     def clean(self) -> dict[str, Any]:
@@ -201,7 +211,7 @@ class PictureForm(forms.Form):
         data = self.cleaned_data
         has_picture = data.get("file") or data.get("uploaded") or data.get("kept")
         if has_picture and not data.get("DELETE") and not data.get("alt", "").strip():
-            self.add_error("alt", "Say what the picture shows, for readers who cannot see it.")
+            self.add_error("alt", _("Say what the picture shows, for readers who cannot see it."))
         return data
 
     @property
@@ -242,26 +252,31 @@ class EntryForm(forms.ModelForm):
     # The model's help text too: a field declared on a form does not take it by itself.
     body = ProseEditorFormField(
         extensions=EDITOR_EXTENSIONS,
-        label="Body",
+        label=_("Body"),
         help_text=Entry._meta.get_field("body").help_text,
     )
     embed_url = forms.URLField(
         required=False,
         assume_scheme="https",
-        label="Video or social post",
-        help_text="A link to a post on "
-        + ", ".join(provider.label for provider in embeds.PROVIDERS.values())
-        + ": readers see it once they ask.",
+        label=_("Video or social post"),
+        help_text=format_lazy(
+            _("A link to a post on {providers}: readers see it once they ask."),
+            providers=", ".join(provider.label for provider in embeds.PROVIDERS.values()),
+        ),
     )
-    embed_title = forms.CharField(required=False, max_length=200, label="What the video or post is")
+    embed_title = forms.CharField(
+        required=False, max_length=200, label=_("What the video or post is")
+    )
 
     class Meta:
         model = Entry
         fields = ["headline", "body", "byline", "published_at", "pinned", "key_event", "draft"]
-        labels = {"published_at": "Publish at", "pinned": "Pin", "draft": "Save as draft"}
+        labels = {"published_at": _("Publish at"), "pinned": _("Pin"), "draft": _("Save as draft")}
         help_texts = {
-            "published_at": "Readers see this time; a later one schedules the update. "
-            "A new update left at the time offered is published as of posting."
+            "published_at": _(
+                "Readers see this time; a later one schedules the update. "
+                "A new update left at the time offered is published as of posting."
+            )
         }
         # Seconds too, as the form's copy of the time offered has them: left alone, the
         # time is then seen as unchanged (clean_published_at).
@@ -350,7 +365,7 @@ class EntryForm(forms.ModelForm):
         body = self.cleaned_data["body"]
         # Words, not only markup: the editor left empty posts an empty paragraph.
         if not strip_tags(body).strip():
-            raise ValidationError("Write something first.")
+            raise ValidationError(_("Write something first."))
         return body
 
     def clean_published_at(self) -> datetime | None:

@@ -17,19 +17,24 @@ class Event(models.Model):
         LIVE = "live", _("Live")
         ENDED = "ended", _("Ended")
 
-    title = models.CharField(max_length=200)
-    slug = models.SlugField(max_length=100, unique=True, help_text="Part of the page's address.")
-    summary = models.TextField(blank=True, help_text="One or two sentences under the title.")
-    status = models.CharField(max_length=10, choices=Status, default=Status.LIVE)
-    starts_at = models.DateTimeField(default=timezone.now)
+    title = models.CharField(_("title"), max_length=200)
+    slug = models.SlugField(
+        _("address"), max_length=100, unique=True, help_text=_("Part of the page's address.")
+    )
+    summary = models.TextField(
+        _("summary"), blank=True, help_text=_("One or two sentences under the title.")
+    )
+    status = models.CharField(_("status"), max_length=10, choices=Status, default=Status.LIVE)
+    starts_at = models.DateTimeField(_("starts at"), default=timezone.now)
     # When the coverage ended (status "ended"), for search engines' coverageEndTime
     # (updates/page_metadata.py); set and cleared by services.py with the status.
     ended_at = models.DateTimeField(null=True, blank=True, editable=False)
     language = models.CharField(
+        _("language"),
         max_length=10,
         blank=True,
         choices=settings.LANGUAGES,
-        help_text="The language of this event's pages; empty: the site's.",
+        help_text=_("The language of this event's pages; empty: the site's."),
     )
     # Grows by one with every change to the event or its entries; see services.py.
     revision = models.PositiveBigIntegerField(default=0, editable=False)
@@ -37,6 +42,8 @@ class Event(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = _("event")
+        verbose_name_plural = _("events")
         ordering = ["-starts_at"]
 
     def __str__(self) -> str:
@@ -67,26 +74,41 @@ class EntryQuerySet(models.QuerySet["Entry"]):
 
 
 class Entry(models.Model):
-    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="entries")
-    headline = models.CharField(max_length=200)
-    body = models.TextField(help_text="Paragraphs, subheadings, links, emphasis, lists and quotes.")
+    event = models.ForeignKey(
+        Event, on_delete=models.CASCADE, related_name="entries", verbose_name=_("event")
+    )
+    headline = models.CharField(_("headline"), max_length=200)
+    body = models.TextField(
+        _("body"), help_text=_("Paragraphs, subheadings, links, emphasis, lists and quotes.")
+    )
     byline = models.CharField(
+        _("byline"),
         max_length=200,
         blank=True,
-        help_text='As readers see it, e.g. "Jane Smith, Political Editor".',
+        help_text=_('As readers see it, e.g. "Jane Smith, Political Editor".'),
     )
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, editable=False
     )
-    published_at = models.DateTimeField(default=timezone.now, help_text="Readers see this time.")
+    published_at = models.DateTimeField(
+        _("published at"), default=timezone.now, help_text=_("Readers see this time.")
+    )
     updated_at = models.DateTimeField(auto_now=True)
     # When the words last changed after publishing; readers see "Updated HH:MM".
     edited_at = models.DateTimeField(null=True, blank=True, editable=False)
-    pinned = models.BooleanField(default=False, help_text="Keep above the stream of updates.")
-    key_event = models.BooleanField(default=False, help_text="List among the key events.")
-    draft = models.BooleanField(default=False, help_text="Readers never see a draft.")
+    pinned = models.BooleanField(
+        _("pinned"), default=False, help_text=_("Keep above the stream of updates.")
+    )
+    key_event = models.BooleanField(
+        _("key event"), default=False, help_text=_("List among the key events.")
+    )
+    draft = models.BooleanField(
+        _("draft"), default=False, help_text=_("Readers never see a draft.")
+    )
     correction = models.TextField(
-        blank=True, help_text='Shown to readers under the entry as "Correction: ...".'
+        _("correction"),
+        blank=True,
+        help_text=_('Shown to readers under the entry as "Correction: ...".'),
     )
     # Pictures (and, later, embeds) in the order readers see them, as stored: each picture
     # with its alt text, caption, credit and renditions (updates/pictures.py). Part of the
@@ -108,7 +130,8 @@ class Entry(models.Model):
     objects = EntryQuerySet.as_manager()
 
     class Meta:
-        verbose_name_plural = "entries"
+        verbose_name = _("entry")
+        verbose_name_plural = _("entries")
         ordering = ["-published_at", "-id"]
         constraints = [
             # Also the index for "changes since revision R".
@@ -165,7 +188,9 @@ class JournalistProfile(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="journalist_profile"
     )
     display_name = models.CharField(max_length=100)
-    role = models.CharField(max_length=100, blank=True, help_text='e.g. "Political Correspondent".')
+    role = models.CharField(
+        max_length=100, blank=True, help_text=_('e.g. "Political Correspondent".')
+    )
 
     def __str__(self) -> str:
         return self.byline
@@ -184,9 +209,11 @@ class EntryChange(models.Model):
     )
     changed_at = models.DateTimeField(default=timezone.now)
     action = models.CharField(max_length=20)
-    fields = models.CharField(max_length=200, blank=True, help_text="What changed.")
-    headline = models.CharField(max_length=200)
-    body = models.TextField()
+    fields = models.CharField(max_length=200, blank=True, help_text=_("What changed."))
+    headline = models.CharField(_("headline"), max_length=200)
+    body = models.TextField(
+        _("body"),
+    )
     byline = models.CharField(max_length=200, blank=True)
     media = models.JSONField(default=list, blank=True)
 

@@ -26,6 +26,8 @@ from typing import Any, NamedTuple, Protocol, TypedDict
 
 from django.core.files.base import ContentFile
 from django.core.files.storage import Storage, default_storage
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 from PIL import ExifTags, Image, ImageCms, ImageOps, features
 
 MAX_UPLOAD_BYTES = 25 * 1024 * 1024
@@ -70,12 +72,18 @@ class PictureRefused(ValueError):
 TAKEN = [FORMAT_NAMES[name] for name in ACCEPTED_FORMATS]
 # For the file input's accept=: what a browser offers to pick.
 TAKEN_CONTENT_TYPES = ",".join(f"image/{name.lower()}" for name in ACCEPTED_FORMATS)
-NOT_A_PICTURE = (
-    f"This file is not a picture: only {', '.join(TAKEN[:-1])} and {TAKEN[-1]} are taken"
+# Lazy: written in the language of the page that shows them (str() of the refusal).
+NOT_A_PICTURE = format_lazy(
+    _("This file is not a picture: only {formats} and {last} are taken"),
+    formats=", ".join(TAKEN[:-1]),
+    last=TAKEN[-1],
 )
-TOO_BIG = f"This picture is over {MAX_UPLOAD_BYTES // (1024 * 1024)} MB"
-TOO_LARGE = f"This picture is too large to process (over {MAX_PIXELS // 1_000_000} megapixels)"
-DAMAGED_PICTURE = "This picture is damaged or incomplete"
+TOO_BIG = format_lazy(_("This picture is over {size} MB"), size=MAX_UPLOAD_BYTES // (1024 * 1024))
+TOO_LARGE = format_lazy(
+    _("This picture is too large to process (over {megapixels} megapixels)"),
+    megapixels=MAX_PIXELS // 1_000_000,
+)
+DAMAGED_PICTURE = _("This picture is damaged or incomplete")
 
 
 class Upload(Protocol):

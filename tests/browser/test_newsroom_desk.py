@@ -209,7 +209,7 @@ async def test_a_journalists_three_desk_posts_and_an_editors_pin_reach_an_open_p
 
     # One click makes the first a key event: journalists may.
     marked = time.monotonic()
-    await desk.act(bold_id, "Key event", "Key: Turnout passes 40 per cent")
+    await desk.act(bold_id, "Key event", "Key event: Turnout passes 40 per cent")
     await expect(reader.key_event(bold_id)).to_be_visible(timeout=within(marked, LIVE_SECONDS))
     await expect(desk.button(bold_id, "Not key")).to_be_visible()
 
