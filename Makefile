@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 LOWEST := .venv-lowest
+# The npm packages bench/package-lock.json pins (Lighthouse), for the tests that run them
+# and bench/lighthouse.py; npm writes this file last.
+NODE_MODULES := bench/node_modules/.package-lock.json
 
 .PHONY: run test test-lowest test-stock-daphne bench lint format migrations-check lock
 
@@ -13,7 +16,7 @@ run: $(VENV)/.run-installed
 	@echo "Serving http://127.0.0.1:8000/ (Ctrl+C stops)"
 	$(BIN)/python -m liveblog.server -b 127.0.0.1 -p 8000 liveblog.asgi:application
 
-test: $(VENV)/.test-installed
+test: $(VENV)/.test-installed $(NODE_MODULES)
 	$(BIN)/python -m pytest
 
 # The quick loop against the lowest version pyproject.toml allows of each direct
@@ -25,7 +28,7 @@ test-lowest: $(LOWEST)/.installed
 # it takes: tests/servers.py), which the app must be served correctly by: the browser tests
 # and the frames real clients read from a real Daphne. Not the tests of what only
 # liveblog/server.py adds (docs/reliability.md, "Stock Daphne").
-test-stock-daphne: $(VENV)/.test-installed
+test-stock-daphne: $(VENV)/.test-installed $(NODE_MODULES)
 	LIVEBLOG_TEST_DAPHNE=stock $(BIN)/python -m pytest tests/browser \
 		tests/test_server_protocol.py::test_a_real_client_reads_every_frame_size_from_a_real_daphne \
 		tests/test_server_protocol.py::test_a_reader_that_stops_reading_gets_every_frame_whole_and_in_order_once_it_reads
@@ -84,6 +87,17 @@ $(LOWEST)/.installed: pyproject.toml $(VENV)/.uv-installed
 	$(PYTHON) -m venv --without-pip $(LOWEST)
 	$(BIN)/uv pip install -q --python $(LOWEST)/bin/python --resolution lowest-direct -e '.[test]'
 	touch $@
+
+# Installed again whenever the lock file changes. Without npm the tests that need it skip,
+# saying how to install it; in CI nothing may skip, so it fails here first.
+$(NODE_MODULES): bench/package-lock.json
+	@if command -v npm >/dev/null; then \
+		npm ci --prefix bench --no-audit --no-fund && touch $@; \
+	elif [ "$$CI" = true ]; then \
+		echo "CI needs npm for bench/package-lock.json: apt-get install nodejs npm" >&2; exit 1; \
+	else \
+		echo "No npm: the tests that run Lighthouse will skip (apt-get install nodejs npm)."; \
+	fi
 
 $(VENV)/.uv-installed: $(VENV)/.created
 	$(BIN)/python -m pip install -q uv

@@ -1,9 +1,10 @@
 """Lighthouse's performance audit of the live page as production serves it, with 100
 entries of which 20 carry a picture: the score, its metrics, and what a reader's first
-view weighs (issue 15: score at least 0.95, first view under 300 KB).
+view weighs (issue 15: score at least 0.95, first view under 300 KB); and what the live
+page and its embed send of HTML, CSS and JavaScript (issue 16: the embed's under 30 KB).
 
     npm ci --prefix bench                          # once: Lighthouse 12.8, pinned in bench/
-    .venv/bin/python bench/lighthouse.py           # mobile, then desktop, 3 runs each: 1.5 minutes
+    .venv/bin/python bench/lighthouse.py           # mobile, then desktop, 3 runs each: 1 minute
     .venv/bin/python bench/lighthouse.py --check   # exits 1 over the budget
     .venv/bin/python bench/lighthouse.py --form-factors mobile --runs 3
     .venv/bin/python bench/lighthouse.py --photos ~/press/*.jpg --reports /tmp/lighthouse
@@ -37,31 +38,38 @@ names its element) and what the first screen alone takes (a picture whose place 
 unknown counted in). Then the audits Lighthouse flags, with their savings: where to look
 when a figure goes wrong.
 
+Then, for the live page and the embed (/live/<slug>/embed/, what another site's iframe
+loads), the bytes of the HTML and of the stylesheets and scripts it links, each asked
+once with Chromium's Accept-Encoding: the bodies as nginx sends them, compressed (nginx
+gzips the page, whitenoise sends its .gz of each static file), headers not counted; and
+any of them sent uncompressed. Lighthouse's first view above counts the headers too.
+
 --check exits 1 if, for either form factor, the score is under 0.95, the first view is
-300 KB or more, or a request failed.
+300 KB or more, or a request failed; or if the embed's HTML, CSS and JavaScript come to
+30 KB or more.
 """
 
 import argparse
-import contextlib
-import json
+import gzip
 import os
 import random
-import signal
-import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from dataclasses import dataclass
 from datetime import timedelta
+from html.parser import HTMLParser
 from io import BytesIO
 from pathlib import Path
+from urllib.parse import urljoin
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import fanout  # noqa: E402  (the bench environment and Django set-up; same folder)
 import reads  # noqa: E402  (the servers, with nginx in front)
+from lighthouse_cli import lighthouse_missing, run_lighthouse  # noqa: E402
 
 ROOT, HOST, SLUG = fanout.ROOT, fanout.HOST, fanout.SLUG
-LIGHTHOUSE = ROOT / "bench" / "node_modules" / ".bin" / "lighthouse"
 # As the browser tests run Chromium (tests/browser/conftest.py), and:
 CHROME_FLAGS = [
     "--headless",
@@ -77,13 +85,17 @@ CHROME_FLAGS = [
 ]
 MIN_SCORE = 0.95
 MAX_FIRST_VIEW_BYTES = 300_000
+# The embed's HTML, CSS and JavaScript, compressed: what another site's page pays for it
+# before any picture (issue 16).
+MAX_EMBED_BYTES = 30_000
+# What Chromium says it accepts: nginx answers gzip, as it would a reader's browser.
+CHROMIUM_ACCEPT_ENCODING = "gzip, deflate, br, zstd"
 ENTRIES = 100
 PICTURE_EVERY = 5  # the newest entry, and every fifth after it: 20 of 100
 KEY_EVENTS = {7, 31, 58, 84}  # counted from the newest, 0 being the newest
 ENTRY_SPACING = timedelta(minutes=4)
 PHOTO_SIZE = (3000, 2000)
 LIGHTHOUSE_SECONDS = 150
-STOP_SECONDS = 10.0
 TYPES = {"Document": "HTML", "Stylesheet": "CSS", "Script": "JS", "Image": "images"}
 
 
@@ -253,48 +265,6 @@ class Run:
         return request.top is not None and request.top >= self.screen_height
 
 
-def run_lighthouse(url: str, form_factor: str, chrome: str, output: Path) -> dict:
-    command = [
-        str(LIGHTHOUSE),
-        url,
-        "--only-categories=performance",
-        "--output=json",
-        f"--output-path={output}",
-        f"--chrome-path={chrome}",
-        f"--chrome-flags={' '.join(CHROME_FLAGS)}",
-        "--disable-full-page-screenshot",
-        "--max-wait-for-load=30000",
-        "--quiet",
-    ]
-    if form_factor == "desktop":
-        command.append("--preset=desktop")
-    process = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
-    )
-    try:
-        out, _ = process.communicate(timeout=LIGHTHOUSE_SECONDS)
-    except subprocess.TimeoutExpired:
-        stop_lighthouse(process)
-        raise RuntimeError(f"Lighthouse did not finish in {LIGHTHOUSE_SECONDS} s") from None
-    if process.returncode != 0:
-        raise RuntimeError(f"Lighthouse exited with {process.returncode}:\n{out.decode()}")
-    report = json.loads(output.read_text())
-    if report.get("runtimeError"):
-        raise RuntimeError(f"Lighthouse: {report['runtimeError']}")
-    return report
-
-
-def stop_lighthouse(process: subprocess.Popen) -> None:
-    """Lighthouse and the Chromium it launched, which chrome-launcher starts in a process
-    group of its own."""
-    children = Path(f"/proc/{process.pid}/task/{process.pid}/children")
-    for child in map(int, children.read_text().split()) if children.exists() else []:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(child, signal.SIGKILL)
-    os.killpg(process.pid, signal.SIGKILL)
-    process.wait(timeout=STOP_SECONDS)
-
-
 def read_run(report: dict, form_factor: str) -> Run:
     audits = report["audits"]
     listed = audits["network-requests"]["details"]
@@ -409,6 +379,81 @@ def over_budget(run: Run) -> list[str]:
     return problems
 
 
+# The page and the embed, compressed ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Sent:
+    kind: str  # HTML, CSS or JS
+    path: str
+    bytes: int  # the body as sent, without headers
+    encoding: str  # its Content-Encoding: gzip, or identity for none
+
+
+@dataclass(frozen=True)
+class Weight:
+    """A page's HTML, CSS and JavaScript as nginx sends them to a browser: the bodies,
+    compressed (nginx gzips the page, whitenoise sends its .gz of each static file)."""
+
+    label: str
+    path: str
+    files: list[Sent]
+
+    @property
+    def total(self) -> int:
+        return sum(each.bytes for each in self.files)
+
+    def __str__(self) -> str:
+        kinds = ", ".join(
+            f"{kind} {sum(each.bytes for each in self.files if each.kind == kind) / 1000:.1f}"
+            for kind in ("HTML", "CSS", "JS")
+        )
+        lines = [f"{self.label} {self.path}: {kinds}: {self.total / 1000:.1f} KB"]
+        lines += [
+            f"    sent uncompressed: {each.path} ({each.bytes / 1000:.1f} KB)"
+            for each in self.files
+            if each.encoding == "identity"
+        ]
+        return "\n".join(lines)
+
+
+class Subresources(HTMLParser):
+    """The stylesheets and scripts a page links, by type."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: list[tuple[str, str]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        named = dict(attrs)
+        if tag == "link" and named.get("rel") == "stylesheet" and named.get("href"):
+            self.found.append(("CSS", named["href"]))
+        elif tag == "script" and named.get("src"):
+            self.found.append(("JS", named["src"]))
+
+
+def sent(server: reads.Server, path: str) -> tuple[bytes, str]:
+    """The body as nginx sends it to Chromium, and its Content-Encoding."""
+    request = urllib.request.Request(
+        server.base + path, headers={"Accept-Encoding": CHROMIUM_ACCEPT_ENCODING}
+    )
+    with reads.opener().open(request, timeout=10) as response:
+        return response.read(), response.headers.get("Content-Encoding", "identity")
+
+
+def weigh(server: reads.Server, label: str, path: str) -> Weight:
+    body, encoding = sent(server, path)
+    if encoding not in ("gzip", "identity"):
+        raise RuntimeError(f"{path} came as {encoding}: this knows only gzip")
+    page = Subresources()
+    page.feed((gzip.decompress(body) if encoding == "gzip" else body).decode())
+    files = [Sent("HTML", path, len(body), encoding)]
+    for kind, address in page.found:
+        body, encoding = sent(server, urljoin(path, address))
+        files.append(Sent(kind, address, len(body), encoding))
+    return Weight(label, path, files)
+
+
 # Running it -----------------------------------------------------------------------------
 
 
@@ -437,8 +482,8 @@ def main() -> int:
     )
     parser.add_argument("--reports", type=Path, help="keep Lighthouse's JSON reports here")
     args = parser.parse_args()
-    if not LIGHTHOUSE.exists():
-        parser.error("needs Lighthouse: npm ci --prefix bench")
+    if missing := lighthouse_missing():
+        parser.error(missing)
     if reads.local_nginx.nginx_binary() is None:
         parser.error("needs nginx: apt-get install nginx-light")
     if not os.access(args.chrome_path, os.X_OK):
@@ -463,13 +508,20 @@ def main() -> int:
             server.wait_until_serving()
             page = f"/live/{SLUG}/"
             check_served(server, page, "/media/" + pictures[-1]["picture"][0]["name"])
+            live, embed = weigh(server, "live page", page), weigh(server, "embed", f"{page}embed/")
             reports = args.reports or directory
             reports.mkdir(parents=True, exist_ok=True)
             for form_factor in args.form_factors:
                 for number in range(args.runs):
                     output = reports / f"lighthouse-{form_factor}-{number + 1}.json"
                     report = run_lighthouse(
-                        server.base + page, form_factor, args.chrome_path, output
+                        server.base + page,
+                        output,
+                        categories=["performance"],
+                        form_factor=form_factor,
+                        chrome=args.chrome_path,
+                        chrome_flags=CHROME_FLAGS,
+                        timeout=LIGHTHOUSE_SECONDS,
                     )
                     runs.setdefault(form_factor, []).append(read_run(report, form_factor))
         except BaseException:
@@ -483,8 +535,13 @@ def main() -> int:
         median = sorted(each, key=lambda run: run.score)[len(each) // 2]
         print_run(median, each)
         problems += over_budget(median)
+    print("HTML, CSS and JavaScript as nginx sends them (bodies, compressed):")
+    print(f"  {live}\n  {embed}")
+    if embed.total >= MAX_EMBED_BYTES:
+        problems.append(f"embed: {embed.total / 1000:.1f} KB >= {MAX_EMBED_BYTES / 1000:.0f} KB")
     print(
-        f"Budget: performance >= {MIN_SCORE}, first view < {MAX_FIRST_VIEW_BYTES / 1000:.0f} KB:"
+        f"Budget: performance >= {MIN_SCORE}, first view < {MAX_FIRST_VIEW_BYTES / 1000:.0f} KB,"
+        f" the embed's HTML, CSS and JavaScript < {MAX_EMBED_BYTES / 1000:.0f} KB:"
         f" {'over' if problems else 'within'}"
     )
     for problem in problems:

@@ -186,7 +186,8 @@ def entry(request: HttpRequest, slug: str, entry_id: int) -> HttpResponse:
 
 
 @require_GET
-@cache_control(public=True, max_age=24 * 3600)
+# Its address changes with every release (event_page): what it says at one never changes.
+@cache_control(public=True, max_age=365 * 24 * 3600, immutable=True)
 def script_strings(request: HttpRequest, language: str) -> HttpResponseBase:
     """The words of the pages' scripts in `language` (gettext() and ngettext() for them),
     from the app's djangojs catalog. Its address carries the release (event_page)."""
