@@ -24,6 +24,18 @@
     true
   );
 
+  // The body's rich-text editor (django-prose-editor) types into a box of its own, not
+  // the hidden textarea that the field's <label> is for: the box takes the label's name.
+  function nameEditor(textarea) {
+    var box = textarea.parentNode.querySelector(".ProseMirror");
+    var label = form.querySelector('label[for="' + textarea.id + '"]');
+    if (!box || !label) return;
+    label.id = label.id || textarea.id + "-label";
+    box.setAttribute("aria-labelledby", label.id);
+  }
+  form.querySelectorAll(".prose-editor > textarea").forEach(nameEditor);
+  form.addEventListener("prose-editor:ready", function (event) { nameEditor(event.detail.textarea); });
+
   document.getElementById("preview-button").addEventListener("click", function () {
     // No files: the pictures in it are those uploaded as they were chosen, by their tokens.
     var words = new FormData(form);
@@ -38,7 +50,7 @@
       .then(function (html) {
         // The card as the server renders and sanitises it, in the live page's styles,
         // inside a sandbox where nothing in it can run.
-        showPreview('<link rel="stylesheet" href="' + desk.dataset.cardCss + '"><main class="page">' + html + "</main>");
+        showPreview('<link rel="stylesheet" href="' + desk.dataset.cardCss + '"><div class="page">' + html + "</div>");
       })
       .catch(function (error) {
         var failed = document.createElement("p");
