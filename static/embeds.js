@@ -11,7 +11,7 @@
     var figure = button.closest(".entry__embed");
     var frame = document.createElement("iframe");
     frame.src = figure.dataset.player;
-    frame.title = button.textContent.replace(/^Show content/, "Content");
+    frame.title = figure.dataset.frameTitle; // "Content from YouTube", in the page's language
     frame.className = "entry__embed-frame";
     frame.allow = "autoplay; encrypted-media; fullscreen; picture-in-picture";
     frame.allowFullscreen = true;

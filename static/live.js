@@ -276,7 +276,7 @@
       { count: count, headline: announcing[count - 1] },
       true
     );
-    if (waitingInButton) text += " " + gettext("Show them with the new updates button at the top.");
+    if (waitingInButton) text += ". " + gettext("Show them with the new updates button at the top.");
     announcing = [];
     waitingInButton = false;
     announcer.textContent = text;

@@ -116,9 +116,7 @@ def test_the_pages_frame_only_the_players_of_the_providers_taken(client, event):
     ]
 
 
-def test_a_permalink_with_only_an_embed_shares_the_sites_picture_not_the_embed(
-    client, make_entry
-):
+def test_a_permalink_with_only_an_embed_shares_the_sites_picture_not_the_embed(client, make_entry):
     entry = make_entry(media=[embed_for("https://youtu.be/dQw4w9WgXcQ")])
 
     page = client.get(entry.get_absolute_url()).content.decode()

@@ -35,6 +35,13 @@ from updates.services import default_byline, entry_publish
 
 DESK_ENTRIES = 30
 
+# An entry's state, as the desk's list names it.
+STATES = {
+    "published": gettext_lazy("Published"),
+    "scheduled": gettext_lazy("Scheduled"),
+    "draft": gettext_lazy("Draft"),
+    "deleted": gettext_lazy("Deleted"),
+}
 # What the desk says of a post, by the state it left the entry in.
 POSTED_AS = {
     "published": gettext_lazy("Published: %(headline)s"),
@@ -67,14 +74,14 @@ def page(request: HttpRequest, event_id: int, admin_context: dict) -> HttpRespon
     else:
         form = EntryForm(initial={"byline": default_byline(request.user)}, can_pin=can_pin)
     context = admin_context | {
-        "title": f"Post to: {event.title}",
+        "title": _("Post to: %(event)s") % {"event": event.title},
         "event": event,
         "form": form,
         "media": admin_context.get("media", forms.Media()) + form.media,
         "embed_snippet": embed_snippet(request, event),
-        # Each entry with the buttons of what this journalist may do to it now.
+        # Each entry with the buttons of what this journalist may do to it now, and its state.
         "entries": [
-            (entry, entry_actions_offered(entry, signed_in(request)))
+            (entry, entry_actions_offered(entry, signed_in(request)), STATES[entry.state])
             for entry in Entry.objects.filter(event=event).select_related("event", "author")[
                 :DESK_ENTRIES
             ]

@@ -16,7 +16,7 @@ from django.views.decorators.csp import csp_override
 from django.views.decorators.http import require_GET
 from django.views.i18n import JavaScriptCatalog
 
-from updates import cache_keys, page_metadata
+from updates import page_metadata
 from updates.answers import cached_at_revision
 from updates.forms import EntryPageForm, first_error
 from updates.models import Entry, Event
@@ -102,16 +102,11 @@ def event_page(
         # So that the page knows at once how long a silent socket may stay silent.
         "heartbeatSeconds": settings.LIVE_HEARTBEAT_SECONDS,
     }
-    # The script's words in the page's language; the release in the address, so that a
-    # deploy's new words are never read from a cache's old ones.
-    strings = reverse("script-strings", args=[event.page_language])
-    strings_url = f"{strings}?v={cache_keys.release()}"
     context = {
         "event": event,
         "body": body,
         "is_first_page": cursor is None,
         "config": config,
-        "strings_url": strings_url,
     }
     if described:
         context["metadata_html"] = head
@@ -186,11 +181,12 @@ def entry(request: HttpRequest, slug: str, entry_id: int) -> HttpResponse:
 
 
 @require_GET
-# Its address changes with every release (event_page): what it says at one never changes.
+# Its address changes with every release (templatetags/script_strings.py): what it says at
+# one never changes.
 @cache_control(public=True, max_age=365 * 24 * 3600, immutable=True)
 def script_strings(request: HttpRequest, language: str) -> HttpResponseBase:
     """The words of the pages' scripts in `language` (gettext() and ngettext() for them),
-    from the app's djangojs catalog. Its address carries the release (event_page)."""
+    from the app's djangojs catalog. Its address carries the release (script_strings_url)."""
     if language not in dict(settings.LANGUAGES):
         raise Http404
     with translation.override(language):
