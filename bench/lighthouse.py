@@ -67,22 +67,11 @@ from urllib.parse import urljoin
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import fanout  # noqa: E402  (the bench environment and Django set-up; same folder)
 import reads  # noqa: E402  (the servers, with nginx in front)
-from lighthouse_cli import lighthouse_missing, run_lighthouse  # noqa: E402
+from lighthouse_cli import CHROMIUM_ARGS, lighthouse_missing, run_lighthouse  # noqa: E402
 
 ROOT, HOST, SLUG = fanout.ROOT, fanout.HOST, fanout.SLUG
-# As the browser tests run Chromium (tests/browser/conftest.py), and:
-CHROME_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    # nginx's certificate is its own, self-signed.
-    "--ignore-certificate-errors",
-]
+# As the browser tests run Chromium, and: nginx's certificate is its own, self-signed.
+CHROME_FLAGS = [*CHROMIUM_ARGS, "--ignore-certificate-errors"]
 MIN_SCORE = 0.95
 MAX_FIRST_VIEW_BYTES = 300_000
 # The embed's HTML, CSS and JavaScript, compressed: what another site's page pays for it

@@ -13,6 +13,20 @@ import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
+# Debian's Chromium, headless, as this machine runs it for every test and benchmark
+# (tests/browser/conftest.py too): no sandbox, GPU, QUIC or calls home.
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
 BENCH = Path(__file__).resolve().parent
 LIGHTHOUSE = BENCH / "node_modules" / "lighthouse" / "cli" / "bin.js"
 RUN_LIGHTHOUSE = BENCH / "run-lighthouse.mjs"

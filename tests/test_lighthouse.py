@@ -18,8 +18,7 @@ import lxml.html
 import pytest
 from django.utils import timezone
 
-from bench.lighthouse_cli import lighthouse_missing, run_lighthouse
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
+from bench.lighthouse_cli import CHROMIUM, CHROMIUM_ARGS, lighthouse_missing, run_lighthouse
 from tests.servers import DaphneServer
 from tests.test_page_metadata import with_picture
 from updates.embeds import embed_for

@@ -71,6 +71,7 @@ def live_page(request: HttpRequest, slug: str, template: str, *, described: bool
 def event_page(
     request: HttpRequest, event: Event, template: str, *, described: bool
 ) -> HttpResponse:
+    """live_page in the event's language."""
     slug = event.slug
     query = request.GET.copy()
     query.setdefault("order", request.COOKIES.get(ORDER_COOKIE, "newest"))
@@ -105,11 +106,10 @@ def event_page(
     context = {
         "event": event,
         "body": body,
+        "metadata_html": head,
         "is_first_page": cursor is None,
         "config": config,
     }
-    if described:
-        context["metadata_html"] = head
     return render(request, template, context)
 
 

@@ -21,22 +21,11 @@ import pytest
 from django.utils import timezone
 from playwright.async_api import Browser, async_playwright, expect
 
+from bench.lighthouse_cli import CHROMIUM, CHROMIUM_ARGS
 from liveblog.backends import channel_layers
 from tests.browser.pages import DESKTOP, PHONE, Desk, Newsroom, Reader
 from tests.servers import DaphneServer
 from updates.models import Entry
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 # No wait in these tests is open-ended: expect() gives up after 5 s unless told otherwise.
 expect.set_options(timeout=5_000)

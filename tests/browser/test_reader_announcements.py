@@ -5,17 +5,18 @@ focusable articles; after "Load more" and the new-updates button, the focus on t
 new entry."""
 
 import asyncio
-from datetime import timedelta
 
 import pytest
-from django.utils import timezone
 from playwright.async_api import expect
 
+from tests.browser import test_reader_scrolled_down
 from tests.browser.pages import Desk, Reader
 from tests.browser.test_reader_scrolled_down import SLUG, scroll_to_the_middle
-from updates.models import Entry
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+# Enough to scroll, and more than a page: "Load more" shows.
+thirty_entries = test_reader_scrolled_down.thirty_entries
 
 # Longer than the page's wait for the rest of a batch (ANNOUNCE_AFTER_MS in live.js).
 BATCH_SETTLES = 2.5
@@ -33,27 +34,13 @@ LISTEN = """() => {
 }"""
 
 
-@pytest.fixture
-def older_entries(make_entry) -> list[Entry]:
-    """Two pages and a half, a minute apart, long enough to scroll."""
-    start = timezone.now() - timedelta(minutes=5)
-    return [
-        make_entry(
-            headline=f"Update {number}",
-            body=f"<p>Update number {number}. " + "The count goes on. " * 12 + "</p>",
-            published_at=start - timedelta(minutes=number),
-        )
-        for number in range(45)
-    ]
-
-
 async def announced(reader: Reader) -> list[str]:
     await asyncio.sleep(BATCH_SETTLES)
     return await reader.page.evaluate("() => window.announced")
 
 
 async def test_a_batch_of_new_updates_is_announced_once_and_their_edits_never(
-    transactional_db, desk: Desk, older_entries, reader: Reader
+    transactional_db, desk: Desk, thirty_entries, reader: Reader
 ):
     await reader.open(SLUG)
     await reader.wait_until_live()
@@ -75,7 +62,7 @@ async def test_a_batch_of_new_updates_is_announced_once_and_their_edits_never(
 
 
 async def test_the_stream_is_a_feed_and_the_focus_goes_to_what_each_button_brought(
-    transactional_db, desk: Desk, older_entries, reader: Reader
+    transactional_db, desk: Desk, thirty_entries, reader: Reader
 ):
     await reader.open(SLUG)
     await reader.wait_until_live()
