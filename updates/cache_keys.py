@@ -30,6 +30,8 @@ RENDERING_TEMPLATES = (
     "updates/_entry.html",
     "updates/_live_body.html",
     "updates/_page_metadata.html",
+    # A feed's entries: its ETag is the release and the revision (updates/feeds.py).
+    "feeds/entry.html",
 )
 RENDERING_MODULES = (
     "serialize.py",
@@ -42,6 +44,7 @@ RENDERING_MODULES = (
     "embeds.py",
     "templatetags/entry_media.py",
     "page_metadata.py",
+    "feeds.py",
 )
 
 
