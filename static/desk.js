@@ -24,17 +24,18 @@
     true
   );
 
-  // The body's rich-text editor (django-prose-editor) types into a box of its own, not
-  // the hidden textarea that the field's <label> is for: the box takes the label's name.
+  // The rich-text editors (django-prose-editor: the body, the key points) type into a
+  // box of their own, not the hidden textarea that the field's <label> is for: the box
+  // takes the label's name.
   function nameEditor(textarea) {
     var box = textarea.parentNode.querySelector(".ProseMirror");
-    var label = form.querySelector('label[for="' + textarea.id + '"]');
+    var label = desk.querySelector('label[for="' + textarea.id + '"]');
     if (!box || !label) return;
     label.id = label.id || textarea.id + "-label";
     box.setAttribute("aria-labelledby", label.id);
   }
-  form.querySelectorAll(".prose-editor > textarea").forEach(nameEditor);
-  form.addEventListener("prose-editor:ready", function (event) { nameEditor(event.detail.textarea); });
+  desk.querySelectorAll(".prose-editor > textarea").forEach(nameEditor);
+  desk.addEventListener("prose-editor:ready", function (event) { nameEditor(event.detail.textarea); });
 
   document.getElementById("preview-button").addEventListener("click", function () {
     // No files: the pictures in it are those uploaded as they were chosen, by their tokens.

@@ -15,6 +15,9 @@
   var keyEvents = document.getElementById("key-events");
   var keyEventsList = document.getElementById("key-events-list");
   var announcer = document.getElementById("announcer");
+  var keyPoints = document.getElementById("key-points"); // on the first page only
+  var keyPointsText = keyPoints && document.getElementById("key-points-text");
+  var keyPointsShown = keyPointsText && keyPointsText.innerHTML;
   var oldestFirst = config.order === "oldest";
   var baseTitle = document.title;
   // The page's words in its language, from the catalog its template loads before this
@@ -379,6 +382,12 @@
     document.getElementById("notice-scheduled").hidden = event.status !== "scheduled";
     document.getElementById("notice-ended").hidden = event.status !== "ended";
     live.dataset.status = event.status;
+    // Sanitised on the server. Replaced only when changed: a catch-up leaves a reader's
+    // place in them (a selection, a focused link) alone. Not announced.
+    if (keyPoints && typeof event.key_points === "string" && event.key_points !== keyPointsShown) {
+      keyPointsShown = keyPointsText.innerHTML = event.key_points;
+      keyPoints.hidden = !event.key_points;
+    }
     if (event.status === "ended") stop();
   }
 

@@ -4,7 +4,9 @@
 // into a row of their own, where the alt text waits to be typed. Each picture is uploaded
 // as soon as it is chosen, with a progress bar, while the journalist writes
 // (desk.upload_picture): the row then carries its token instead of the file, and Post
-// waits for no upload. The form works without it, posting the files themselves.
+// waits for no upload. A photo taken with a phone's camera ("Take a photo") goes into a
+// row of its own too. static/drafts.js restores rows from a draft ("pictures:restore").
+// The form works without it, posting the files themselves.
 (function () {
   "use strict";
 
@@ -104,6 +106,8 @@
           // The server's own rendition: upright and stripped, as readers will see it.
           showStored(row, answer.thumbnail);
           status(row, gettext("Uploaded: it goes out with the post."));
+          // For the draft (static/drafts.js): the token is now part of what was typed.
+          token.dispatchEvent(new Event("change", { bubbles: true }));
         } else if (request.status === 400 && answer && answer.error) {
           fileInput(row).value = "";
           showChosen(row, null);
@@ -182,6 +186,44 @@
   function pictures(files) {
     return Array.prototype.filter.call(files || [], function (file) {
       return file.type.indexOf("image/") === 0;
+    });
+  }
+
+  // The rows as a draft had them (static/drafts.js): each row's words, and the picture
+  // it uploaded or kept, shown by the thumbnail the draft noted. Files not uploaded are
+  // not in a draft. Rows beyond the draft's are emptied.
+  function restore(saved) {
+    while (rows().length < saved.length && addRow());
+    rows().forEach(function (row, number) {
+      var values = saved[number] || {};
+      row.querySelectorAll("input[name^='pictures-'], textarea[name^='pictures-']").forEach(function (input) {
+        var name = input.name.replace(/^pictures-\d+-/, "");
+        if (input.type === "file") input.value = "";
+        else if (input.type === "checkbox") input.checked = Boolean(values[name]);
+        else input.value = values[name] || "";
+      });
+      showChosen(row, null);
+      var bar = row.querySelector(".pictures__progress");
+      if (bar) bar.remove();
+      var line = row.querySelector(".pictures__status");
+      if (line) line.remove();
+      var served = row.querySelector(".pictures__thumbnail:not(.pictures__chosen)");
+      var other = !served || served.getAttribute("src") !== values.thumbnail;
+      if (values.thumbnail && (values.uploaded || other)) showStored(row, values.thumbnail);
+      if (values.uploaded) status(row, gettext("Uploaded: it goes out with the post."));
+    });
+  }
+  fieldset.addEventListener("pictures:restore", function (event) {
+    restore(event.detail || []);
+  });
+
+  // The camera's photo, in a row of its own as a dropped picture; the camera's box lets go
+  // of it, or the post would carry it twice.
+  var camera = document.getElementById("pictures-camera");
+  if (camera) {
+    camera.addEventListener("change", function () {
+      Array.prototype.forEach.call(camera.files, put);
+      camera.value = "";
     });
   }
 

@@ -137,6 +137,12 @@ def editor(db) -> User:
 
 
 @pytest.fixture
+def contributor(db) -> User:
+    """Writes entries that wait for an editor's approval."""
+    return newsroom_user("cal", "Contributor", "Cal Moreno", "Community Reporter")
+
+
+@pytest.fixture
 def journalist_client(client, journalist):
     client.force_login(journalist)
     return client

@@ -6,18 +6,21 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.models import User
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from updates import desk
+from updates import audit, desk, drafts, key_points, review
 from updates.entry_actions import ENTRY_ACTIONS
 from updates.forms import EntryForm
-from updates.models import Entry, EntryChange, Event, JournalistProfile
+from updates.models import AuditRecord, Entry, EntryChange, Event, JournalistProfile
 from updates.roles import signed_in
 from updates.services import (
+    APPROVE,
     ENTRY_EDITABLE_FIELDS,
     EditConflict,
     default_byline,
@@ -26,6 +29,7 @@ from updates.services import (
     entry_update,
     event_create,
     event_update,
+    may_change,
 )
 
 
@@ -76,17 +80,20 @@ def conflict_message(current: Entry) -> str:
 
 # The desk's one-click actions (updates/entry_actions.py), on the list's selection too; a
 # delete has the admin's own, with its confirmation page.
-LIST_ACTIONS = ["pin", "unpin", "key", "unkey", "publish", "restore"]
+LIST_ACTIONS = ["pin", "unpin", "key", "unkey", "publish", "restore", "approve"]
 
 
 def list_action(name: str):
     action = ENTRY_ACTIONS[name]
 
     def run(model_admin: admin.ModelAdmin, request: HttpRequest, queryset) -> None:
+        user = signed_in(request)
+        # What is not the user's to change (a contributor's selection of others' entries)
+        # is left as it is, as the desk offers it no button.
         done = [
-            action.run(entry=entry, by=signed_in(request))
+            action.run(entry=entry, by=user)
             for entry in queryset
-            if action.offered(entry)
+            if action.offered(entry) and action.allowed(entry, user)
         ]
         model_admin.message_user(request, f"{action.label}: {len(done)} entries.", messages.SUCCESS)
 
@@ -104,6 +111,8 @@ class DeletedFilter(admin.SimpleListFilter):
         return [
             ("live", _("Published")),
             ("waiting", _("Draft or scheduled")),
+            ("approval", _("Awaiting approval")),
+            ("returned", _("Returned")),
             ("deleted", _("Deleted")),
         ]
 
@@ -111,7 +120,11 @@ class DeletedFilter(admin.SimpleListFilter):
         if self.value() == "live":
             return queryset.filter(live=True)
         if self.value() == "waiting":
-            return queryset.filter(live=False, deleted_at__isnull=True)
+            return queryset.filter(live=False, deleted_at__isnull=True, review=Entry.Review.NONE)
+        if self.value() == "approval":
+            return queryset.awaiting_approval()
+        if self.value() == "returned":
+            return queryset.filter(review=Entry.Review.RETURNED, deleted_at__isnull=True)
         if self.value() == "deleted":
             return queryset.filter(deleted_at__isnull=False)
         return queryset
@@ -145,12 +158,20 @@ class EntryAdmin(admin.ModelAdmin):
     actions = [list_action(name) for name in LIST_ACTIONS]
     inlines = [EntryChangeInline]
 
-    @admin.display(description="state")
+    @admin.display(description=_("state"))
     def state(self, entry: Entry) -> str:
-        return entry.state.capitalize()
+        return str(desk.STATES[entry.state])  # in the desk's words
 
     def has_pin_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("updates.pin_entry")
+
+    def has_approve_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm(APPROVE)
+
+    def has_change_permission(self, request: HttpRequest, obj: Entry | None = None) -> bool:
+        # A contributor opens others' entries, and their own once approved, read-only.
+        allowed = super().has_change_permission(request, obj)
+        return allowed and (obj is None or may_change(signed_in(request), obj))
 
     def get_inlines(self, request: HttpRequest, obj: Entry | None):
         return self.inlines if obj and request.user.has_perm("updates.view_entrychange") else []
@@ -176,10 +197,15 @@ class EntryAdmin(admin.ModelAdmin):
                     by=signed_in(request),
                     expected_version=form.cleaned_data.get("opened_version"),
                 )
+                drafts.discard(user=signed_in(request), event=obj.event, entry=obj)
                 return
-            obj.pk = entry_publish(
+            entry = entry_publish(
                 event=form.cleaned_data["event"], author=signed_in(request), **form.entry_values()
-            ).pk
+            )
+            obj.pk = entry.pk
+            if entry.review == Entry.Review.WAITING:
+                # Besides the admin's "was added": the contributor learns readers wait.
+                messages.info(request, desk.POSTED_AS["waiting"] % {"headline": entry.headline})
         except EditConflict as conflict:
             # Lost a race with another save between the form's check and this one.
             # For response_change, which tells the journalist.
@@ -251,14 +277,19 @@ class EventAdmin(admin.ModelAdmin):
                 view(desk.entry_action),
                 name="updates_event_entry_action",
             ),
+            # The live list's rows (static/desk-live.js).
+            *desk.urls(view),
+            *drafts.urls(view),
+            *review.urls(view),
+            *key_points.urls(view),
             *super().get_urls(),
         ]
 
     def save_model(self, request: HttpRequest, obj: Event, form, change: bool) -> None:
         if change:
-            event_update(event=obj, changes=changed_values(form))
+            event_update(event=obj, changes=changed_values(form), by=signed_in(request))
             return
-        obj.pk = event_create(**form.cleaned_data).pk
+        obj.pk = event_create(**form.cleaned_data, by=signed_in(request)).pk
         obj.refresh_from_db()
 
 
@@ -267,3 +298,90 @@ class JournalistProfileAdmin(admin.ModelAdmin):
     list_display = ["display_name", "role", "user"]
     search_fields = ["display_name", "role", "user__username"]
     list_select_related = ["user"]
+
+
+@admin.register(AuditRecord)
+class AuditRecordAdmin(admin.ModelAdmin):
+    """The audit log (updates/audit.py): read by whoever may view it (editors), added to
+    only by the actions themselves, changed and deleted by no one, superusers included."""
+
+    list_display = ["at", "actor_name", "action", "subject", "event"]
+    list_filter = ["action", "event"]
+    list_select_related = ["event"]
+    search_fields = ["subject", "actor_name"]
+    date_hierarchy = "at"
+    fields = ["at", "actor_name", "action", "subject", "event", "entry", "details"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: AuditRecord | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: AuditRecord | None = None) -> bool:
+        # Also takes away the list's "Delete selected" action.
+        return False
+
+
+# What a person may do in the newsroom, as the audit log compares it before and after a save.
+ROLE_FLAGS = ("is_staff", "is_superuser", "is_active")
+# A new account's, before its first save: the model's defaults.
+NO_ROLES: dict[str, Any] = {
+    "groups": set(),
+    "permissions": set(),
+    "is_staff": False,
+    "is_superuser": False,
+    "is_active": True,
+}
+
+
+def roles_of(user: User) -> dict[str, Any]:
+    permissions = user.user_permissions.values_list("content_type__app_label", "codename")
+    return {
+        "groups": set(user.groups.values_list("name", flat=True)),
+        "permissions": {f"{app}.{codename}" for app, codename in permissions},
+        **{flag: getattr(user, flag) for flag in ROLE_FLAGS},
+    }
+
+
+def role_changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """What a save changed of someone's roles, for the audit record; empty: nothing."""
+    changes: dict[str, Any] = {}
+    for name in ("groups", "permissions"):
+        if added := sorted(after[name] - before[name]):
+            changes[f"{name}_added"] = added
+        if removed := sorted(before[name] - after[name]):
+            changes[f"{name}_removed"] = removed
+    for flag in ROLE_FLAGS:
+        if before[flag] != after[flag]:
+            changes[flag] = {"from": before[flag], "to": after[flag]}
+    return changes
+
+
+admin.site.unregister(User)
+
+
+@admin.register(User)
+class NewsroomUserAdmin(UserAdmin):
+    """Django's, with every change of someone's roles (groups, direct permissions, the
+    staff, superuser and active flags) recorded in the audit log, in the save's own
+    transaction: the groups are saved after the user (save_related), so the record is
+    made once both are."""
+
+    def save_model(self, request: HttpRequest, obj: User, form, change: bool) -> None:
+        # As stored: the form has already put the new flags on obj.
+        before = roles_of(User.objects.get(pk=obj.pk)) if change else NO_ROLES
+        request.roles_before = before  # type: ignore[attr-defined]
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        user = form.instance
+        changes = role_changes(request.roles_before, roles_of(user))  # type: ignore[attr-defined]
+        if changes:
+            audit.record(
+                AuditRecord.Action.ROLE_CHANGED,
+                by=signed_in(request),
+                subject=user.get_username(),
+                details=changes,
+            )

@@ -29,6 +29,13 @@ class Event(models.Model):
     # When the coverage ended (status "ended"), for search engines' coverageEndTime
     # (updates/page_metadata.py); set and cleared by services.py with the status.
     ended_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # The short "Key points" block an editor keeps above the pinned entries (the desk's
+    # form); rich text, sanitised as an entry's body is.
+    key_points = models.TextField(
+        _("key points"),
+        blank=True,
+        help_text=_("A few short points that bring a reader arriving late up to date."),
+    )
     language = models.CharField(
         _("language"),
         max_length=10,
@@ -49,6 +56,10 @@ class Event(models.Model):
     def __str__(self) -> str:
         return self.title
 
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.key_points = sanitize_body(self.key_points)
+        super().save(*args, **kwargs)
+
     def get_absolute_url(self) -> str:
         return reverse("live", args=[self.slug])
 
@@ -64,7 +75,16 @@ class EntryQuerySet(models.QuerySet["Entry"]):
 
     def due(self, now: datetime) -> "EntryQuerySet":
         """Scheduled entries whose time has come but that readers cannot see yet."""
-        return self.filter(live=False, draft=False, deleted_at__isnull=True, published_at__lte=now)
+        return self.filter(
+            live=False,
+            draft=False,
+            deleted_at__isnull=True,
+            review=Entry.Review.NONE,
+            published_at__lte=now,
+        )
+
+    def awaiting_approval(self) -> "EntryQuerySet":
+        return self.filter(review=Entry.Review.WAITING, deleted_at__isnull=True)
 
     def newest_first(self) -> "EntryQuerySet":
         return self.order_by("-published_at", "-id")
@@ -74,6 +94,13 @@ class EntryQuerySet(models.QuerySet["Entry"]):
 
 
 class Entry(models.Model):
+    class Review(models.TextChoices):
+        """Where a contributor's entry stands with the editors (services.entry_approve)."""
+
+        NONE = "", _("Approved or not needed")
+        WAITING = "waiting", _("Awaiting approval")
+        RETURNED = "returned", _("Returned")
+
     event = models.ForeignKey(
         Event, on_delete=models.CASCADE, related_name="entries", verbose_name=_("event")
     )
@@ -115,7 +142,14 @@ class Entry(models.Model):
     # entry's row, so that adding, reordering or removing one is an edit like any other:
     # numbered, told to readers, kept in the history.
     media = models.JSONField(default=list, blank=True, editable=False)
-    # Readers see the entry: published, its time has come, not a draft, not deleted.
+    # A contributor's entry waits for an editor: readers never see it until approved.
+    review = models.CharField(
+        _("review"), max_length=10, choices=Review, blank=True, default="", editable=False
+    )
+    # Why an editor returned it, for the contributor.
+    review_note = models.TextField(_("note from the editor"), blank=True, editable=False)
+    # Readers see the entry: published, its time has come, not a draft, not deleted, not
+    # awaiting approval.
     # Only services.py changes it, so that readers are told every time it does.
     live = models.BooleanField(default=False, editable=False)
     # The event's revision at this entry's last change that readers could see: null
@@ -153,7 +187,12 @@ class Entry(models.Model):
                 condition=models.Q(live=False, draft=False, deleted_at__isnull=True),
             ),
         ]
-        permissions = [("pin_entry", "Can pin and unpin entries")]
+        permissions = [
+            ("pin_entry", "Can pin and unpin entries"),
+            # Without it (a contributor), an entry waits for an editor's approval.
+            ("publish_entry", "Can publish entries without approval"),
+            ("approve_entry", "Can approve or return contributors' entries"),
+        ]
 
     def __str__(self) -> str:
         return self.headline
@@ -172,12 +211,15 @@ class Entry(models.Model):
     def should_be_live(self, now: datetime | None = None) -> bool:
         """Whether readers should see the entry (at `now`, by default now)."""
         due = self.published_at <= (now or timezone.now())
-        return due and not self.draft and not self.is_deleted
+        approved = self.review == Entry.Review.NONE
+        return due and approved and not self.draft and not self.is_deleted
 
     @property
     def state(self) -> str:
         if self.is_deleted:
             return "deleted"
+        if self.review:
+            return self.review  # "waiting" or "returned"
         if self.draft:
             return "draft"
         return "published" if self.live else "scheduled"
@@ -222,3 +264,89 @@ class EntryChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} {self.entry_id} at {self.changed_at:%Y-%m-%d %H:%M}"
+
+
+class Draft(models.Model):
+    """What a journalist has typed into a post or edit form and not yet saved: kept on the
+    server as they type (updates/drafts.py), so that it survives a new laptop; the browser
+    keeps its own copy against a lost connection (static/drafts.js)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="+")
+    # The entry being edited; none for a new entry on the desk.
+    entry = models.ForeignKey(
+        Entry, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    # The form's fields as typed (headline, body, byline, the pictures' tokens and words).
+    fields = models.JSONField(default=dict)
+    saved_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "event"],
+                condition=models.Q(entry__isnull=True),
+                name="draft_one_new_entry_per_desk",
+            ),
+            models.UniqueConstraint(
+                fields=["user", "entry"],
+                condition=models.Q(entry__isnull=False),
+                name="draft_one_per_entry_edit",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Draft by {self.user_id} for {self.entry_id or 'a new entry'}"
+
+
+class AuditRecord(models.Model):
+    """The newsroom's log: every action with who, when and what (updates/audit.py writes
+    it, inside the action's own transaction). Readable by editors, changed by no one."""
+
+    class Action(models.TextChoices):
+        POSTED = "posted", _("Posted")
+        SUBMITTED = "submitted", _("Submitted for approval")
+        EDITED = "edited", _("Edited")
+        DELETED = "deleted", _("Deleted")
+        RESTORED = "restored", _("Restored")
+        PINNED = "pinned", _("Pinned")
+        UNPINNED = "unpinned", _("Unpinned")
+        APPROVED = "approved", _("Approved")
+        RETURNED = "returned", _("Returned")
+        WENT_LIVE = "went live", _("Went live at its time")
+        EVENT_CREATED = "event created", _("Event created")
+        EVENT_CHANGED = "event changed", _("Event changed")
+        ROLE_CHANGED = "role changed", _("Role changed")
+
+    at = models.DateTimeField(_("when"), default=timezone.now)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("who"),
+    )
+    # As the account was named then: kept when the account is renamed or goes.
+    actor_name = models.CharField(_("who"), max_length=150, blank=True)
+    action = models.CharField(_("action"), max_length=20, choices=Action)
+    event = models.ForeignKey(
+        Event, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    entry = models.ForeignKey(
+        Entry, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # What it was done to, as it was named then: a headline, an event's title, an account.
+    subject = models.CharField(_("what"), max_length=200)
+    details = models.JSONField(_("details"), default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("audit record")
+        verbose_name_plural = _("audit log")
+        ordering = ["-at", "-id"]
+        # Only viewing: no one adds, changes or deletes a record through the admin.
+        default_permissions = ("view",)
+        indexes = [models.Index(fields=["event", "-at"], name="audit_by_event")]
+
+    def __str__(self) -> str:
+        return f"{self.actor_name or '-'} {self.action} {self.subject}"

@@ -9,6 +9,7 @@ is the entry's first, else the newest on the live page, else the site's own.
 
 import html
 import json
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -52,9 +53,20 @@ class ShareCard:
         return settings.SITE_NAME
 
 
+# Where rich text's blocks end (sanitize.py's tags): lines of their own as text, not words
+# run together ("<li>Turnout 64%</li><li>Recount</li>" is not "Turnout 64%Recount").
+BLOCK_END = re.compile(r"</(?:p|li|h[2-4]|blockquote|figcaption)>|<br\s*/?>", re.IGNORECASE)
+
+
 def plain(body: str) -> str:
     """An entry's body as text: no tags, no entities, single spaces."""
-    return " ".join(html.unescape(strip_tags(body)).split())
+    return " ".join(plain_lines(body).split())
+
+
+def plain_lines(body: str) -> str:
+    """Rich text as text: each block (a paragraph, a list's point) on a line of its own."""
+    text = html.unescape(strip_tags(BLOCK_END.sub("\n", body)))
+    return "\n".join(" ".join(line.split()) for line in text.splitlines() if line.strip())
 
 
 def described(text: str) -> str:
@@ -140,6 +152,11 @@ def live_blog_posting(event: Event, entries: list[Entry], absolute: Absolute) ->
         "publisher": publisher(),
         "liveBlogUpdate": [blog_posting(entry, absolute) for entry in newest],
     }
+    if event.key_points:
+        # The editors' summary of the coverage so far: schema.org's "abstract" ("a short
+        # description that summarizes a CreativeWork"), as text, a point a line;
+        # "description" stays the event's one-line summary, which share cards show too.
+        posting["abstract"] = plain_lines(event.key_points)
     if event.ended_at is not None:
         posting["coverageEndTime"] = iso(event.ended_at)
     if picture := first_picture(newest):

@@ -1,18 +1,30 @@
-"""The newsroom's groups: journalists write and correct entries; editors also delete,
-restore and pin them, run events and keep profiles."""
+"""The newsroom's groups: contributors write entries that wait for an editor's approval;
+journalists publish and correct entries; editors also approve, delete, restore and pin
+them, run events, keep profiles and read the audit log."""
 
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 
 GROUPS = {
+    "Contributor": [
+        "add_entry",
+        # Their own entries, until approved (services.entry_update holds them to it).
+        "change_entry",
+        "view_entry",
+        "view_event",
+    ],
     "Journalist": [
+        "publish_entry",
         "add_entry",
         "change_entry",
         "view_entry",
         "view_event",
     ],
     "Editor": [
+        "publish_entry",
+        "approve_entry",
+        "view_auditrecord",
         "add_entry",
         "change_entry",
         "delete_entry",

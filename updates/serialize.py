@@ -69,6 +69,8 @@ class EventDict(TypedDict):
     title: str
     slug: str
     summary: str
+    # The editors' "Key points" (sanitised HTML, "" for none), shown above the pinned entries.
+    key_points: str
     status: str
     revision: int
     starts_at: str
@@ -156,6 +158,7 @@ def event_to_dict(event: Event) -> EventDict:
         "title": event.title,
         "slug": event.slug,
         "summary": event.summary,
+        "key_points": event.key_points,
         "status": event.status,
         "revision": event.revision,
         "starts_at": isoformat(event.starts_at),

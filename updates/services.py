@@ -17,12 +17,13 @@ from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.models import AnonymousUser, User
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from updates.live import broadcast
-from updates.models import Entry, EntryChange, Event, JournalistProfile
+from updates import audit
+from updates.live import broadcast, desk_news
+from updates.models import AuditRecord, Entry, EntryChange, Event, JournalistProfile
 
 ENTRY_EDITABLE_FIELDS = frozenset(
     {
@@ -39,7 +40,10 @@ ENTRY_EDITABLE_FIELDS = frozenset(
 )
 # A change to these is an edit readers are told of ("Updated HH:MM"); pinning is not.
 ENTRY_WORDS = frozenset({"headline", "body", "byline", "media", "correction"})
-EVENT_EDITABLE_FIELDS = frozenset({"title", "slug", "summary", "status", "starts_at", "language"})
+EVENT_EDITABLE_FIELDS = frozenset(
+    {"title", "slug", "summary", "key_points", "status", "starts_at", "language"}
+)
+PUBLISH, APPROVE = "updates.publish_entry", "updates.approve_entry"
 
 
 class EditConflict(Exception):
@@ -100,8 +104,25 @@ def _save_and_tell_readers(entry: Entry, *, was_live: bool, now: datetime | None
     elif was_live:
         kind = broadcast.ENTRY_DELETED
     else:
+        # Readers are not told; the desks, which hear every change readers are told of
+        # through the same delivery, are (updates/live/desk_news.py).
+        transaction.on_commit(lambda: desk_news.entry_changed(entry))
         return
     transaction.on_commit(lambda: broadcast.send_entry_change(kind, entry))
+
+
+def publishes_directly(user: User | None) -> bool:
+    """Whether what `user` writes reaches readers without an editor's approval; None: the
+    system (management commands, the demo)."""
+    return user is None or user.has_perm(PUBLISH)
+
+
+def may_change(user: User | None, entry: Entry) -> bool:
+    """A contributor changes only their own entries, and only until they are approved."""
+    if publishes_directly(user):
+        return True
+    assert user is not None
+    return entry.author_id == user.pk and entry.review != Entry.Review.NONE
 
 
 def default_byline(user: User | AnonymousUser | None) -> str:
@@ -118,13 +139,23 @@ def event_create(
     status: str = Event.Status.LIVE,
     starts_at: datetime | None = None,
     language: str = "",
+    key_points: str = "",
+    by: User | None = None,
 ) -> Event:
-    event = Event(title=title, slug=slug, summary=summary, status=status, language=language)
+    event = Event(
+        title=title,
+        slug=slug,
+        summary=summary,
+        key_points=key_points,
+        status=status,
+        language=language,
+    )
     if starts_at is not None:
         event.starts_at = starts_at
     _note_end(event)
     event.full_clean()
     event.save()
+    audit.record(AuditRecord.Action.EVENT_CREATED, by=by, event=event)
     return event
 
 
@@ -137,11 +168,14 @@ def _note_end(event: Event) -> None:
 
 
 @transaction.atomic
-def event_update(*, event: Event, changes: dict[str, Any]) -> Event:
+def event_update(*, event: Event, changes: dict[str, Any], by: User | None = None) -> Event:
     """Apply the changes and tell readers; no change, no new revision."""
     _apply(event, changes, EVENT_EDITABLE_FIELDS)
     if not changes:
         return event
+    audit.record(
+        AuditRecord.Action.EVENT_CHANGED, by=by, event=event, details={"fields": sorted(changes)}
+    )
     _note_end(event)
     _event_lock(event.pk)
     event.revision = _event_take_revision(event.pk)
@@ -166,7 +200,9 @@ def entry_publish(
     media: list[dict[str, Any]] | None = None,
 ) -> Entry:
     """Readers see the entry now, or at published_at if that is later, or, for a
-    draft, once it is published. media: as Entry.media stores it (updates/pictures.py)."""
+    draft, once it is published; a contributor's, once an editor approves it (see
+    entry_approve). media: as Entry.media stores it (updates/pictures.py)."""
+    direct = publishes_directly(author)
     entry = Entry(
         event=event,
         author=author,
@@ -178,12 +214,19 @@ def entry_publish(
         pinned=pinned,
         key_event=key_event,
         draft=draft,
+        review=Entry.Review.NONE if direct else Entry.Review.WAITING,
     )
     entry.full_clean(exclude=["revision"])
     _event_lock(event.pk)
     _save_and_tell_readers(entry, was_live=False)
     _record(entry, action="created", by=author)
+    action = AuditRecord.Action.POSTED if direct else AuditRecord.Action.SUBMITTED
+    audit.record(action, by=author, entry=entry, details=_entry_details(entry))
     return entry
+
+
+def _entry_details(entry: Entry) -> dict[str, Any]:
+    return {"state": entry.state, "revision": entry.revision, "version": entry.version}
 
 
 @transaction.atomic
@@ -208,8 +251,13 @@ def entry_update(
     stored = Entry.objects.get(pk=entry.pk)
     if expected_version is not None and stored.version != expected_version:
         raise EditConflict(stored)
+    if not may_change(by, stored):
+        raise PermissionDenied("Contributors change only their own entries, until approved.")
     if stored.is_deleted:
         raise ValidationError("This entry is deleted: restore it before editing it.")
+    if stored.review == Entry.Review.RETURNED:
+        # Changed after an editor returned it: back in the queue.
+        stored.review = Entry.Review.WAITING
     was_live = stored.live
     _record(stored, action="edited", by=by, fields=changes)
     words_before = {name: getattr(stored, name) for name in ENTRY_WORDS}
@@ -218,9 +266,21 @@ def entry_update(
         stored.edited_at = timezone.now()
     stored.full_clean(exclude=["revision"])
     _save_and_tell_readers(stored, was_live=was_live)
+    audit.record(
+        _update_action(changes),
+        by=by,
+        entry=stored,
+        details=_entry_details(stored) | {"fields": sorted(changes)},
+    )
     for field in Entry._meta.concrete_fields:
         setattr(entry, field.attname, getattr(stored, field.attname))
     return entry
+
+
+def _update_action(changes: dict[str, Any]) -> str:
+    if set(changes) == {"pinned"}:
+        return AuditRecord.Action.PINNED if changes["pinned"] else AuditRecord.Action.UNPINNED
+    return AuditRecord.Action.EDITED
 
 
 @transaction.atomic
@@ -234,6 +294,7 @@ def entry_delete(*, entry: Entry, by: User | None = None) -> Entry:
     entry.deleted_at = timezone.now()
     _record(entry, action="deleted", by=by)
     _save_and_tell_readers(entry, was_live=was_live)
+    audit.record(AuditRecord.Action.DELETED, by=by, entry=entry, details=_entry_details(entry))
     return entry
 
 
@@ -246,6 +307,42 @@ def entry_restore(*, entry: Entry, by: User | None = None) -> Entry:
     entry.deleted_at = None
     _record(entry, action="restored", by=by)
     _save_and_tell_readers(entry, was_live=False)
+    audit.record(AuditRecord.Action.RESTORED, by=by, entry=entry, details=_entry_details(entry))
+    return entry
+
+
+@transaction.atomic
+def entry_approve(*, entry: Entry, by: User) -> Entry:
+    """An editor lets a contributor's entry reach readers: now, or at its time."""
+    if not by.has_perm(APPROVE):
+        raise PermissionDenied
+    _event_lock(entry.event_id)
+    entry.refresh_from_db()
+    if entry.review != Entry.Review.WAITING or entry.is_deleted:
+        raise ValidationError("This entry is not awaiting approval.")
+    entry.review, entry.review_note = Entry.Review.NONE, ""
+    _record(entry, action="approved", by=by)
+    _save_and_tell_readers(entry, was_live=False)
+    audit.record(AuditRecord.Action.APPROVED, by=by, entry=entry, details=_entry_details(entry))
+    return entry
+
+
+@transaction.atomic
+def entry_return(*, entry: Entry, by: User, note: str) -> Entry:
+    """An editor sends a contributor's entry back with a note; readers never see it."""
+    if not by.has_perm(APPROVE):
+        raise PermissionDenied
+    note = note.strip()
+    if not note:
+        raise ValidationError("Say what the contributor should change.")
+    _event_lock(entry.event_id)
+    entry.refresh_from_db()
+    if entry.review != Entry.Review.WAITING or entry.is_deleted:
+        raise ValidationError("This entry is not awaiting approval.")
+    entry.review, entry.review_note = Entry.Review.RETURNED, note
+    _record(entry, action="returned", by=by)
+    _save_and_tell_readers(entry, was_live=False)
+    audit.record(AuditRecord.Action.RETURNED, by=by, entry=entry, details={"note": note})
     return entry
 
 
@@ -266,5 +363,8 @@ def entry_publish_due(*, now: datetime | None = None) -> list[Entry]:
                 continue
             _save_and_tell_readers(entry, was_live=False, now=now)
             _record(entry, action="went live", by=None)
+            audit.record(
+                AuditRecord.Action.WENT_LIVE, by=None, entry=entry, details=_entry_details(entry)
+            )
             published.append(entry)
     return published

@@ -29,5 +29,13 @@ The process around them:
     heartbeat   (job) each reader is told the event's revision, to catch up lost changes
     presence    (job) readers per event, per process, summed across processes in Redis
     collector   (job) full garbage collections once enough readers have left
-    routing     the websocket URL
+    routing     the websocket URLs: readers', and the desks'
+
+The journalists' desks (a staff socket per open desk or entry page):
+
+    desk_socket     /ws/desk/<event_id>/, by the admin's session: joins the readers'
+                    delivery (not counted as a reader) and the desk's group; who is on
+                    the desk, editing what
+    desk_news       changes readers are not told of (drafts, scheduled, awaiting
+                    approval), to the desk's group, so that every desk's list stays current
 """

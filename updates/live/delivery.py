@@ -76,9 +76,10 @@ async def _publish(event_id: int, revision: int, frame: str) -> None:
         await _layer().group_send(group_name(event_id), message)
 
 
-async def subscribe(event_id: int, send: SendFrame) -> "Subscription":
-    """Start receiving the event's frames. Nothing is sent until Subscription.start()."""
-    return await _hub().subscribe(event_id, send)
+async def subscribe(event_id: int, send: SendFrame, *, reader: bool = True) -> "Subscription":
+    """Start receiving the event's frames. Nothing is sent until Subscription.start().
+    reader False: a journalist's desk, which hears what readers hear but is not one."""
+    return await _hub().subscribe(event_id, send, reader=reader)
 
 
 def local_event_ids() -> list[int]:
@@ -88,15 +89,15 @@ def local_event_ids() -> list[int]:
 
 def local_reader_counts() -> dict[int, int]:
     """Readers per event in this event loop."""
-    return {event_id: len(readers) for event_id, readers in _hub().readers.items()}
+    return _hub().reader_counts()
 
 
 def local_reader_counts_everywhere() -> dict[int, int]:
     """Readers per event in every event loop of this process; callable from any thread."""
     counts: dict[int, int] = {}
     for hub in list(runtime.current().hubs.values()):
-        for event_id, readers in list(hub.readers.items()):
-            counts[event_id] = counts.get(event_id, 0) + len(readers)
+        for event_id, count in hub.reader_counts().items():
+            counts[event_id] = counts.get(event_id, 0) + count
     return counts
 
 
@@ -129,9 +130,10 @@ class Subscription:
     told its starting revision first and then get every later change, in order.
     """
 
-    def __init__(self, hub: "Hub", event_id: int, send: SendFrame) -> None:
+    def __init__(self, hub: "Hub", event_id: int, send: SendFrame, *, reader: bool = True) -> None:
         self.hub = hub
         self.event_id = event_id
+        self.reader = reader
         self._send = send
         self._held: list[Change] | None = []
         self._after_revision = 0
@@ -183,6 +185,16 @@ class Hub:
         self._changes_arrived = asyncio.Event()
         # Per event with readers here: the newest revision heard of since subscribing.
         self.revisions: dict[int, int] = {}
+        # Per event: the subscriptions in self.readers that are desks, not readers.
+        self.desks: dict[int, int] = {}
+
+    def reader_counts(self) -> dict[int, int]:
+        """Readers per event, desks left out. (Safe from another thread: copies first.)"""
+        desks = dict(self.desks)
+        return {
+            event_id: len(subscriptions) - desks.get(event_id, 0)
+            for event_id, subscriptions in list(self.readers.items())
+        }
 
     def note_revision(self, event_id: int, revision: int) -> None:
         # Only while subscribed: what was heard before may have been followed by changes
@@ -190,8 +202,8 @@ class Hub:
         if event_id in self.readers:
             self.revisions[event_id] = max(self.revisions.get(event_id, 0), revision)
 
-    async def subscribe(self, event_id: int, send: SendFrame) -> Subscription:
-        subscription = Subscription(self, event_id, send)
+    async def subscribe(self, event_id: int, send: SendFrame, *, reader: bool) -> Subscription:
+        subscription = Subscription(self, event_id, send, reader=reader)
         async with self._lock:
             if self._channel is None:
                 self._channel = await self.layer.new_channel()
@@ -203,16 +215,21 @@ class Hub:
                 await self.layer.group_add(group_name(event_id), self._channel)
                 self.readers[event_id] = set()
             self.readers[event_id].add(subscription)
+            if not reader:
+                self.desks[event_id] = self.desks.get(event_id, 0) + 1
         return subscription
 
     async def unsubscribe(self, subscription: Subscription) -> None:
         async with self._lock:
             readers = self.readers.get(subscription.event_id, set())
+            if subscription in readers and not subscription.reader:
+                self.desks[subscription.event_id] -= 1
             readers.discard(subscription)
             runtime.current().readers_left += 1
             if not readers and subscription.event_id in self.readers:
                 del self.readers[subscription.event_id]
                 self.revisions.pop(subscription.event_id, None)
+                self.desks.pop(subscription.event_id, None)
                 try:
                     await self.layer.group_discard(group_name(subscription.event_id), self.channel)
                 except Exception:

@@ -54,12 +54,13 @@ def _find_event(slug: str) -> EventToJoin | None:
 
 
 async def join(
-    event: EventToJoin, *, since: int | None, send: delivery.SendFrame
+    event: EventToJoin, *, since: int | None, send: delivery.SendFrame, reader: bool = True
 ) -> delivery.Subscription:
-    """Subscribe a reader to the event, send it its hello, then every later change."""
+    """Subscribe a reader to the event, send it its hello, then every later change.
+    reader False: a journalist's desk, which is not counted among the readers."""
     # Subscribed before the revision is learnt: a change committed in between is held by
     # the subscription and sent after the hello, so none is missed.
-    subscription = await delivery.subscribe(event.id, send)
+    subscription = await delivery.subscribe(event.id, send, reader=reader)
     try:
         frame, revision = await hello(event, since=since)
         await send(frame)

@@ -1,7 +1,8 @@
-"""Demo content for a first look: one live event, a dozen entries and a journalist.
+"""Demo content for a first look: one live event, a dozen entries, its key points, and a
+newsroom of three (a journalist, an editor, a contributor whose posts wait for approval).
 
-Safe to run again: the event and its entries are made once; the journalist's password
-is set anew and printed each time.
+Safe to run again: the event and its entries are made once; the accounts' passwords are
+set anew and printed each time.
 """
 
 import secrets
@@ -90,11 +91,29 @@ ENTRIES = [
 ]
 
 
+KEY_POINTS = (
+    "<ul><li>Ana Lindqvist (Green) wins Harbourside with a majority of 1,047</li>"
+    "<li>Turnout 46.2%, up five points</li>"
+    "<li>First change of hands since 2007</li></ul>"
+)
+
+# (username, group, display name, role): the journalist first, as the README promises.
+ACCOUNTS = [
+    ("journalist", "Journalist", "Sam Okafor", "Political Correspondent"),
+    ("editor", "Editor", "Ines Duarte", "Live Editor"),
+    ("contributor", "Contributor", "Cal Moreno", "Community Reporter"),
+]
+
+
 class Command(BaseCommand):
-    help = "Load a demo event with a dozen entries and print a journalist's login."
+    help = "Load a demo event with a dozen entries and print the newsroom's logins."
 
     def handle(self, *args, **options) -> None:
-        journalist, password = self._journalist()
+        logins = {
+            role: newsroom_account(username, role, display_name, job)
+            for username, role, display_name, job in ACCOUNTS
+        }
+        journalist = logins["Journalist"][0]
         event = Event.objects.filter(slug=SLUG).first()
         if event is None:
             event = event_create(
@@ -102,6 +121,7 @@ class Command(BaseCommand):
                 slug=SLUG,
                 summary="Live coverage of the count and declaration in the Harbourside "
                 "by-election.",
+                key_points=KEY_POINTS,
             )
             start = timezone.now() - timedelta(hours=len(ENTRIES))
             for number, (headline, body) in enumerate(ENTRIES):
@@ -114,21 +134,22 @@ class Command(BaseCommand):
                     key_event=number in (5, 7, 11),
                     pinned=number == 11,
                 )
-        self.stdout.write(
-            f"\nDemo event: /live/{SLUG}/\n"
-            f"Journalist login at /admin/: username {journalist.username}, password {password}\n"
-        )
+        self.stdout.write(f"\nDemo event: /live/{SLUG}/\n")
+        for role, (user, password) in logins.items():
+            self.stdout.write(
+                f"{role} login at /admin/: username {user.username}, password {password}\n"
+            )
 
-    def _journalist(self):
-        user, _ = get_user_model().objects.get_or_create(
-            username="journalist", defaults={"first_name": "Sam", "last_name": "Okafor"}
-        )
-        password = secrets.token_urlsafe(12)
-        user.set_password(password)
-        user.is_staff = True
-        user.save()
-        user.groups.add(Group.objects.get(name="Journalist"))
-        JournalistProfile.objects.get_or_create(
-            user=user, defaults={"display_name": "Sam Okafor", "role": "Political Correspondent"}
-        )
-        return user, password
+
+def newsroom_account(username: str, role: str, display_name: str, job: str):
+    """The account in its group (updates/roles.py), with a new password: (user, password)."""
+    user, _ = get_user_model().objects.get_or_create(username=username)
+    password = secrets.token_urlsafe(12)
+    user.set_password(password)
+    user.is_staff = True
+    user.save()
+    user.groups.add(Group.objects.get(name=role))
+    JournalistProfile.objects.get_or_create(
+        user=user, defaults={"display_name": display_name, "role": job}
+    )
+    return user, password
