@@ -37,6 +37,27 @@
   desk.querySelectorAll(".prose-editor > textarea").forEach(nameEditor);
   desk.addEventListener("prose-editor:ready", function (event) { nameEditor(event.detail.textarea); });
 
+  // On a phone the Post buttons stay at the foot of the screen (desk.css): the editor
+  // keeps the line being typed above them, as the browser keeps a focused field
+  // (ProseMirror's scrollThreshold and scrollMargin, in px from each side). An editor
+  // made before this script ran is found on its element, where Tiptap keeps it.
+  var buttons = form.querySelector(".desk__buttons");
+  function clearOfButtons(editor) {
+    function fit() {
+      var below = getComputedStyle(buttons).position === "sticky" ? buttons.offsetHeight + 8 : 5;
+      editor.view.setProps({
+        scrollThreshold: { top: 0, right: 0, bottom: below, left: 0 },
+        scrollMargin: { top: 5, right: 5, bottom: below, left: 5 },
+      });
+    }
+    fit();
+    window.addEventListener("resize", fit);
+  }
+  form.querySelectorAll(".prose-editor > .ProseMirror").forEach(function (box) {
+    if (box.editor) clearOfButtons(box.editor);
+  });
+  form.addEventListener("prose-editor:ready", function (event) { clearOfButtons(event.detail.editor); });
+
   document.getElementById("preview-button").addEventListener("click", function () {
     // No files: the pictures in it are those uploaded as they were chosen, by their tokens.
     var words = new FormData(form);
