@@ -28,7 +28,7 @@
   // box of their own, not the hidden textarea that the field's <label> is for: the box
   // takes the label's name.
   function nameEditor(textarea) {
-    var box = textarea.parentNode.querySelector(".ProseMirror");
+    var box = textarea.parentNode.querySelector(":scope > .ProseMirror");
     var label = desk.querySelector('label[for="' + textarea.id + '"]');
     if (!box || !label) return;
     label.id = label.id || textarea.id + "-label";
