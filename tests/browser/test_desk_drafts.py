@@ -108,6 +108,9 @@ async def test_what_a_journalist_types_comes_back_in_a_new_tab_and_on_a_new_lapt
 
     # A new laptop: nothing in its browser, and the server's draft puts it all back.
     laptop = await signed_in_desk(browser, newsroom_server.url, event, **DESKTOP)
+    # A fresh browser fetches and starts the editor's bundle cold: on a loaded machine
+    # that alone has outlasted expect's 5 s before the text could go back into it.
+    await expect(laptop.headline).to_have_value(HEADLINE, timeout=20_000)
     await expect_typed(laptop)
     await expect(laptop.page.locator("#id_pictures-0-uploaded")).to_have_value(token)
     await expect(laptop.page.get_by_label("Take a photo")).to_be_hidden()
