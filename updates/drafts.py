@@ -42,7 +42,8 @@ FIELD_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
 PICTURE_KEYS = frozenset(
     {"alt", "caption", "credit", "uploaded", "kept", "ORDER", "DELETE", "thumbnail"}
 )
-# Shown in an <img> again: an address on this site or the storage's, nothing else.
+# Shown in an <img> again, to the journalist who typed it only (a draft is its author's):
+# a path or an http(s) address, as storages give them; never javascript: or data:.
 THUMBNAIL = re.compile(r"(/|https?://)\S*")
 
 

@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 
 from updates.models import Entry
 from updates.services import (
+    APPROVE,
     entry_approve,
     entry_delete,
     entry_restore,
@@ -60,7 +61,6 @@ class EntryAction:
 
 
 PIN, CHANGE, DELETE = "updates.pin_entry", "updates.change_entry", "updates.delete_entry"
-APPROVE = "updates.approve_entry"
 
 ENTRY_ACTIONS = {
     "pin": EntryAction(_("Pin"), _("Pin the selected entries"), PIN, changes={"pinned": True}),
