@@ -37,8 +37,13 @@ def photo_file(tmp_path) -> Path:
     return path
 
 
-async def signed_in_desk(browser: Browser, server_url: str, event, **options) -> DeskPage:
+async def signed_in_desk(
+    browser: Browser, server_url: str, event, console: list[str] | None = None, **options
+) -> DeskPage:
     newsroom = Newsroom(await (await browser.new_context(**options)).new_page(), server_url)
+    if console is not None:
+        newsroom.page.on("console", lambda message: console.append(message.text))
+        newsroom.page.on("pageerror", lambda error: console.append(str(error)))
     await newsroom.log_in("sam", PASSWORD)
     desk = DeskPage(newsroom, event)
     await desk.open()
@@ -62,6 +67,22 @@ def problem(desk: DeskPage):
 async def expect_typed(desk: DeskPage) -> None:
     await expect(desk.headline).to_have_value(HEADLINE)
     await expect(desk.editor).to_have_text(BODY)
+
+
+async def expect_restored(desk: DeskPage, said_to_console: list[str]) -> None:
+    """The text is back; if not, what the page was served and said, to tell why."""
+    try:
+        await expect(desk.headline).to_have_value(HEADLINE, timeout=10_000)
+    except AssertionError as missing:
+        served = await desk.page.locator("#draft-keeper").text_content()
+        said = await desk.page.locator(
+            "#post-form .drafts__notice, .drafts__status"
+        ).all_text_contents()
+        kept = await database_sync_to_async(lambda: list(Draft.objects.values()))()
+        raise AssertionError(
+            f"not restored; served {served}; said {said}; kept {kept}; console {said_to_console}"
+        ) from missing
+    await expect_typed(desk)
 
 
 async def test_what_a_journalist_types_comes_back_in_a_new_tab_and_on_a_new_laptop(
@@ -107,11 +128,11 @@ async def test_what_a_journalist_types_comes_back_in_a_new_tab_and_on_a_new_lapt
     )
 
     # A new laptop: nothing in its browser, and the server's draft puts it all back.
-    laptop = await signed_in_desk(browser, newsroom_server.url, event, **DESKTOP)
-    # A fresh browser fetches and starts the editor's bundle cold: on a loaded machine
-    # that alone has outlasted expect's 5 s before the text could go back into it.
-    await expect(laptop.headline).to_have_value(HEADLINE, timeout=20_000)
-    await expect_typed(laptop)
+    kept = await database_sync_to_async(lambda: list(Draft.objects.values("fields")))()
+    assert [draft["fields"]["fields"]["headline"] for draft in kept] == [HEADLINE]
+    console: list[str] = []
+    laptop = await signed_in_desk(browser, newsroom_server.url, event, console, **DESKTOP)
+    await expect_restored(laptop, console)
     await expect(laptop.page.locator("#id_pictures-0-uploaded")).to_have_value(token)
     await expect(laptop.page.get_by_label("Take a photo")).to_be_hidden()
     # Discarded: the form as it was served, and the draft gone everywhere.
