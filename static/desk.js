@@ -24,9 +24,72 @@
     true
   );
 
-  // The rich-text editors (django-prose-editor: the body, the key points) type into a
-  // box of their own, not the hidden textarea that the field's <label> is for: the box
-  // takes the label's name.
+  // The rich-text editors (django-prose-editor: the body, the key points) come with the
+  // first touch of a form that has one, not with the desk (updates/desk.py): some 150 KB
+  // of script that a phone on a slow network does without until it is needed. Until then
+  // the field is a plain textarea, which takes typing: what is typed there becomes the
+  // editor's paragraphs, as words, never read as HTML.
+  var RICH_TEXT = "textarea[data-django-prose-editor-configurable]";
+  var editorMedia = document.getElementById("editor-media");
+  var typedPlain = new Map(); // textarea: what was typed into it before its editor came
+  var focused = null; // the element that last took the focus
+
+  function startEditors() {
+    if (!editorMedia) return;
+    var media = editorMedia;
+    editorMedia = null;
+    // Scripts cloned out of a <template> run once in the page, as if written there.
+    document.head.append(media.content.cloneNode(true));
+  }
+
+  function startEditorsFor(event) {
+    var around = event.target.closest && event.target.closest("form, details");
+    if (around && around.querySelector(RICH_TEXT)) startEditors();
+  }
+
+  // A form sent back with its errors is one the journalist is in the middle of.
+  var refused = Array.prototype.some.call(desk.querySelectorAll("form"), function (each) {
+    return each.querySelector(RICH_TEXT) && each.querySelector(".errorlist, .errornote");
+  });
+  if (refused) startEditors();
+  // So is a form that a draft has just been put back into (static/drafts.js).
+  desk.addEventListener("drafts:restored", startEditors);
+  desk.addEventListener("focusin", function (event) {
+    focused = event.target;
+    startEditorsFor(event);
+  });
+  desk.addEventListener("pointerdown", startEditorsFor);
+  desk.addEventListener("input", function (event) {
+    if (event.target.matches(RICH_TEXT) && !event.target.closest(".prose-editor")) {
+      typedPlain.set(event.target, event.target.value);
+    }
+  });
+
+  function paragraphs(text) {
+    var box = document.createElement("div");
+    text.split(/\n+/).forEach(function (line) {
+      if (!line.trim()) return;
+      var paragraph = document.createElement("p");
+      paragraph.textContent = line;
+      box.append(paragraph);
+    });
+    return box.innerHTML;
+  }
+
+  desk.addEventListener("prose-editor:ready", function (event) {
+    var textarea = event.detail.textarea;
+    var editor = event.detail.editor;
+    var typed = typedPlain.get(textarea);
+    typedPlain.delete(textarea);
+    if (typed !== undefined && textarea.value === typed) editor.commands.setContent(paragraphs(typed));
+    // The caret goes on where it was, now in the editor. (Moved into the editor's box,
+    // the textarea lost the focus to the page.)
+    var stillThere = document.activeElement === textarea || document.activeElement === document.body;
+    if (focused === textarea && stillThere) editor.commands.focus("end");
+  });
+
+  // The rich-text editors type into a box of their own, not the hidden textarea that
+  // the field's <label> is for: the box takes the label's name.
   function nameEditor(textarea) {
     var box = textarea.parentNode.querySelector(":scope > .ProseMirror");
     var label = desk.querySelector('label[for="' + textarea.id + '"]');

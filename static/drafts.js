@@ -375,6 +375,8 @@
     } finally {
       quiet = false;
     }
+    // The desk starts its rich-text editor for it (static/desk.js): the text goes on there.
+    form.dispatchEvent(new CustomEvent("drafts:restored", { bubbles: true }));
   }
 
   // The form as served again: every field changed put back, the rows as they came.

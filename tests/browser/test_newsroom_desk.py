@@ -6,6 +6,7 @@ hidden textarea behind it: bold with Ctrl+B, links through the editor's link but
 its "Edit Link" dialog (a modal <dialog>, not a browser prompt).
 """
 
+import asyncio
 import os
 import re
 import time
@@ -35,7 +36,10 @@ class DeskPage:
         self.url = f"{newsroom.base_url}/admin/updates/event/{event.pk}/desk/"
 
     async def open(self) -> None:
+        """The desk as a journalist starts on it: the headline touched, which brings the
+        rich-text editor (static/desk.js loads it at the form's first touch)."""
         await self.page.goto(self.url)
+        await self.headline.focus()
         await expect(self.editor).to_be_visible()
 
     # The post form -------------------------------------------------------------------
@@ -61,7 +65,9 @@ class DeskPage:
         return self.page.locator("#preview")
 
     async def start_body(self) -> None:
-        """Put the caret in the (empty) body editor."""
+        """Put the caret in the (empty) body editor, which a touch of the form brings
+        (the headline's, as a journalist starts) if it has not come yet."""
+        await self.headline.focus()
         await self.editor.click()
         await expect(self.editor).to_be_focused()
 
@@ -98,7 +104,6 @@ class DeskPage:
 
     async def expect_cleared(self) -> None:
         await expect(self.headline).to_have_value("")
-        await expect(self.editor).to_have_text("")
         await expect(self.page.locator("#id_body")).to_have_value("")
         await expect(self.byline).to_have_value(BYLINE)
 
@@ -355,6 +360,34 @@ async def test_a_post_refused_for_want_of_a_headline_keeps_the_body_typed_in_the
     entry = await Entry.objects.aget()
     assert entry.body == "<p>Counting starts at <strong>10pm</strong> in the leisure centre.</p>"
     assert entry.byline == "Sam Okafor, at the count"
+
+
+async def test_words_typed_before_the_editor_has_come_stay_words_and_the_caret_goes_on(
+    transactional_db, event, journalist, newsroom: Newsroom
+):
+    # The desk comes without the rich-text editor, which its form's first touch brings
+    # (static/desk.js); here its script is held back until the journalist has typed.
+    typed = asyncio.Event()
+
+    async def after_typing(route) -> None:
+        await typed.wait()
+        await route.continue_()
+
+    await newsroom.page.route("**/django_prose_editor/editor*.js", after_typing)
+    await newsroom.log_in("sam", PASSWORD)
+    desk = DeskPage(newsroom, event)
+    await newsroom.page.goto(desk.url)
+    await newsroom.page.locator("#id_body").click()
+    await desk.type("Turnout <b>62%</b> & rising")
+    await newsroom.page.keyboard.press("Enter")
+    await desk.type("Counting starts at")
+    typed.set()
+
+    await expect(desk.editor).to_be_focused()
+    await desk.type(" 10pm.")
+    await expect(desk.editor.locator("p")).to_have_text(
+        ["Turnout <b>62%</b> & rising", "Counting starts at 10pm."]
+    )
 
 
 async def test_preview_shows_the_card_in_the_frame_and_publishes_nothing(
