@@ -23,6 +23,7 @@ from tests.servers import (
     free_port,
     wait_for,
 )
+from updates import cache_keys
 from updates.live import process, runtime
 from updates.models import Entry, Event, JournalistProfile
 from updates.roles import groups_create
@@ -188,6 +189,9 @@ def daphne_options() -> list[str]:
 @pytest.fixture
 def daphne_env(transactional_db, redis_url: str, daphne_settings) -> dict[str, str]:
     """Settings for Daphne: this process's test database, Redis, production-like settings."""
+    # Each test's processes start as a cluster of their own: no holder of the jobs' lease
+    # left over from a process an earlier test killed (updates/live/lease.py).
+    redis.Redis.from_url(redis_url).delete(cache_keys.jobs_lease())
     # The code under test, even where the virtualenv's editable install points elsewhere.
     pythonpath = os.pathsep.join(
         filter(None, [str(settings.BASE_DIR), os.environ.get("PYTHONPATH")])

@@ -108,3 +108,8 @@ def rate_limit(name: str, *, per_minute: int, address: str, window: int) -> str:
 def readers(event_id: int) -> str:
     """A Redis hash: each process's count of the event's readers (presence.py)."""
     return f"liveblog:readers:{event_id}"
+
+
+def jobs_lease() -> str:
+    """A Redis lock: which process runs the cluster's jobs (updates/live/lease.py)."""
+    return "liveblog:jobs-lease"

@@ -25,7 +25,9 @@ The process around them:
                 counters), behind runtime.current(); nothing in module globals
     process     the process's start and stop (the ASGI lifespan): GC tuning and the jobs
     jobs        runs each periodic job in the event loop, logging an outage once
-    scheduler   (job) scheduled entries go live at their time
+    scheduler   (job) scheduled entries go live at their time, in the one process
+                that holds the cluster's lease
+    lease       which process of the cluster runs its jobs: a short lease in Redis
     heartbeat   (job) each reader is told the event's revision, to catch up lost changes
     presence    (job) readers per event, per process, summed across processes in Redis
     collector   (job) full garbage collections once enough readers have left

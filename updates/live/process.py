@@ -12,7 +12,7 @@ import logging
 
 from asgiref.typing import ASGIReceiveCallable, ASGISendCallable, LifespanScope
 
-from updates.live import collector, heartbeat, jobs, presence, runtime, scheduler
+from updates.live import collector, heartbeat, jobs, lease, presence, runtime, scheduler
 
 logger = logging.getLogger(__name__)
 
@@ -71,5 +71,7 @@ async def lifespan(
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
             stop()
+            # Another process runs the cluster's jobs from its next tick, not the lease's end.
+            await lease.release()
             await send({"type": "lifespan.shutdown.complete"})
             return

@@ -43,6 +43,9 @@ class Runtime:
         # and how many had at the last full collection (updates/live/collector.py).
         self.readers_left = 0
         self.readers_left_at_last_collection = 0
+        # Whether this process holds the lease to run the cluster's jobs; None while
+        # Redis cannot tell, and every process runs them (updates/live/lease.py).
+        self.holds_lease: bool | None = False
         # "Load more" pages this process built (updates/held_pages.py, updates/answers.py).
         self.held_pages = HeldPages()
 
