@@ -172,7 +172,7 @@ def test_readers_can_ask_for_oldest_first_and_the_cookie_keeps_it(client, make_e
     oldest_20 = [entry.pk for entry in made[:20]]
 
     assert entry_ids(client.get("/live/harbourside/?order=oldest").content.decode()) == oldest_20
-    client.cookies["liveblog-order"] = "oldest"
+    client.cookies["liveblog_order"] = "oldest"
     page = client.get("/live/harbourside/")
     assert entry_ids(page.content.decode()) == oldest_20
     later = client.get("/live/harbourside/" + load_more_link(page.content.decode()))

@@ -124,7 +124,8 @@ def test_the_policy_is_strict(client, event):
     response = client.get("/live/harbourside/")
     policy = policy_of(response)
     assert policy["default-src"] == ["'self'"]
-    assert policy["script-src"] == ["'self'", f"'nonce-{nonce_of(response)}'"]
+    # No nonce on a page a shared cache keeps (updates/edge.py): its scripts are our files.
+    assert policy["script-src"] == ["'self'"]
     for directive in ("script-src", "style-src"):
         assert "'unsafe-inline'" not in policy[directive], directive
         assert "'unsafe-eval'" not in policy[directive], directive
@@ -170,7 +171,8 @@ def test_each_pages_inline_scripts_carry_that_responses_nonce(client, journalist
         scripts = Scripts(response.content.decode())
         for attributes in scripts.inline:
             assert nonce is not None and attributes.get("nonce") == nonce, (name, attributes)
-        # Scripts from our own files need no nonce ('self'), but every one of ours has it.
+        # Scripts from our own files need no nonce ('self'), but where a page has one every
+        # one of ours carries it (the reader pages a cache keeps have none: test_edge_cache).
         for attributes, _ in scripts.tags:
             if "src" in attributes:
                 assert attributes.get("nonce") == nonce, (name, attributes)
@@ -191,9 +193,9 @@ def test_the_rich_text_editors_import_map_carries_the_nonce(client, journalist, 
     assert f"'nonce-{nonce_of(response)}'" in policy_of(response)["script-src"]
 
 
-def test_the_nonce_differs_between_two_responses(client, event):
-    first = client.get("/live/harbourside/")
-    second = client.get("/live/harbourside/")
+def test_the_nonce_differs_between_two_responses(client, journalist, pages):
+    first = get(client, journalist, pages["desk"])
+    second = get(client, journalist, pages["desk"])
     assert nonce_of(first) and nonce_of(second)
     assert nonce_of(first) != nonce_of(second)
     assert f'nonce="{nonce_of(first)}"' in first.content.decode()

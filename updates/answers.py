@@ -113,10 +113,12 @@ def changes_json(event: Event, *, since: int) -> bytes:
     return cached_at_revision(event, f"api-changes-since-{since}", encoded)
 
 
-def entry_page_body(slug: str, asked: EntriesAsked) -> tuple[bytes, bool]:
+def entry_page_body(
+    slug: str, asked: EntriesAsked, event: Event | None = None
+) -> tuple[bytes, bool]:
     """The encoded page `asked` names, and whether the answer is right for anyone who asks
-    the same URL (a page after a cursor, for a given min_revision). Raises BadQuery for a
-    cursor of another event.
+    the same URL (a page after a cursor, for a given min_revision); `event` if the caller
+    has read it already. Raises BadQuery for a cursor of another event.
 
     The nearest copy that is new enough: held in this process for a page that says its
     revision (updates/held_pages.py), then the page cached for the event's revision,
@@ -129,7 +131,7 @@ def entry_page_body(slug: str, asked: EntriesAsked) -> tuple[bytes, bool]:
         body = runtime.current().held_pages.get(held_key, min_revision=min_revision)
         if body is not None:
             return body, True
-    event = event_get(slug=slug)
+    event = event or event_get(slug=slug)
     body = cached_at_revision(
         event,
         f"api-page-{page.digest()}",

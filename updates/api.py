@@ -9,9 +9,11 @@ from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import resolve
 from django.views import defaults
+from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
+from updates import edge
 from updates.answers import changes_json, entry_page_body
 from updates.forms import BadQuery, ChangesForm, entries_asked, first_error
 from updates.held_pages import HELD_SECONDS
@@ -122,7 +124,16 @@ def event_detail(request: HttpRequest, slug: str) -> HttpResponse:
 @json_api
 def entry_list(request: HttpRequest, slug: str) -> HttpResponse:
     try:
-        body, shareable = entry_page_body(slug, entries_asked(request.GET))
+        asked = entries_asked(request.GET)
+        newest, event = asked.page.cursor is None, None
+        if newest:
+            # The newest page changes with every publish: a copy is current while the
+            # revision is (updates/edge.py), which is known before anything is built.
+            event = event_get(slug=slug)
+            tag = edge.etag(event, f"api-page-{asked.page.digest()}")
+            if (current := edge.not_modified(request, tag)) is not None:
+                return current
+        body, shareable = entry_page_body(slug, asked, event)
     except BadQuery as reason:
         return error(str(reason))
     response = HttpResponse(body, content_type="application/json")
@@ -130,10 +141,13 @@ def entry_list(request: HttpRequest, slug: str) -> HttpResponse:
         # Any answer at least as new as the revision in the URL is right for whoever
         # asks it, so a CDN or the browser may keep it as long as this process would.
         response["Cache-Control"] = f"public, max-age={HELD_SECONDS}"
+    elif newest:
+        edge.shared(response, tag)
     return response
 
 
 @json_api
+@never_cache  # what changed after a revision, as of now: never an earlier answer
 def change_list(request: HttpRequest, slug: str) -> HttpResponse:
     event = event_get(slug=slug)
     form = ChangesForm(request.GET)

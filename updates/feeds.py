@@ -8,7 +8,6 @@ An entry's updated time is when its words last changed: its edited time, else it
 published time. The sitemaps give the same times (updates/sitemaps.py).
 """
 
-import hashlib
 from datetime import datetime
 from typing import Any
 
@@ -23,7 +22,7 @@ from django.utils.html import escape
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import condition, require_GET
 
-from updates import cache_keys
+from updates import edge
 from updates.models import Entry, Event
 from updates.selectors import entry_page, event_get
 
@@ -152,10 +151,8 @@ _events_feed = EventsFeed()
 
 def _event_feed_etag(request: HttpRequest, slug: str) -> str:
     # The feed changes when an answer cached about the event would: a new revision (every
-    # change readers see, the event's own included) or a new release. Hashed, so as not
-    # to show the event's id.
-    at_revision = cache_keys.at_revision(event_get(slug=slug), "feed")
-    return f'"{hashlib.blake2b(at_revision.encode(), digest_size=12).hexdigest()}"'
+    # change readers see, the event's own included) or a new release.
+    return edge.etag(event_get(slug=slug), "feed")
 
 
 @require_GET

@@ -16,7 +16,7 @@ from django.views.decorators.csp import csp_override
 from django.views.decorators.http import require_GET
 from django.views.i18n import JavaScriptCatalog
 
-from updates import page_metadata
+from updates import edge, page_metadata
 from updates.answers import cached_at_revision
 from updates.forms import EntryPageForm, first_error
 from updates.models import Entry, Event
@@ -30,8 +30,10 @@ from updates.selectors import (
     live_first_page,
 )
 
-# The reader's choice of order, kept by the page's script so that it sticks.
-ORDER_COOKIE = "liveblog-order"
+# The reader's choice of order, kept by the page's script so that it sticks. No hyphen:
+# deploy/nginx.conf names it as a variable ($cookie_liveblog_order) to leave such
+# requests to the app (updates/edge.py).
+ORDER_COOKIE = "liveblog_order"
 
 
 @require_GET
@@ -74,6 +76,9 @@ def event_page(
     """live_page in the event's language."""
     slug = event.slug
     query = request.GET.copy()
+    # The order from the URL makes an answer any cache may keep; from the cookie, the
+    # reader's own (updates/edge.py).
+    by_cookie = "order" not in query and ORDER_COOKIE in request.COOKIES
     query.setdefault("order", request.COOKIES.get(ORDER_COOKIE, "newest"))
     form = EntryPageForm(query)
     if not form.is_valid():
@@ -81,6 +86,9 @@ def event_page(
     cursor, oldest_first = form.cleaned_data["cursor"], form.cleaned_data["oldest_first"]
     order = "oldest" if oldest_first else "newest"
     if cursor is None:
+        tag = edge.etag(event, f"{template}:{order}")
+        if (current := edge.not_modified(request, tag)) is not None:
+            return current
         body, head = first_page(request, event, oldest_first)
     else:
         try:
@@ -110,7 +118,10 @@ def event_page(
         "is_first_page": cursor is None,
         "config": config,
     }
-    return render(request, template, context)
+    response = render(request, template, context)
+    if cursor is None:
+        return edge.private(response, tag) if by_cookie else edge.shared(response, tag)
+    return response
 
 
 def first_page(request: HttpRequest, event: Event, oldest_first: bool) -> tuple[str, str]:
