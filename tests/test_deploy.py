@@ -20,6 +20,7 @@ import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from email.message import Message
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,7 @@ from websockets.sync.client import connect
 
 from deploy import local_nginx
 from tests.servers import free_port, wait_for
+from updates import edge
 
 DEPLOY = Path(settings.BASE_DIR) / "deploy"
 START_SECONDS = 30.0
@@ -63,7 +65,8 @@ def gunicorn(daphne_env, tmp_path) -> Iterator[Gunicorn]:
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-c", str(DEPLOY / "gunicorn.conf.py")]
-            + ["-b", f"127.0.0.1:{port}", "liveblog.wsgi:application"],
+            # Its access log, which production leaves to nginx: what reached gunicorn.
+            + ["-b", f"127.0.0.1:{port}", "--access-logfile", "-", "liveblog.wsgi:application"],
             cwd=settings.BASE_DIR,
             env=daphne_env | {"WEB_CONCURRENCY": "2"},
             stdin=subprocess.DEVNULL,
@@ -264,9 +267,63 @@ def test_nginx_keeps_load_more_pages_that_say_their_revision_and_nothing_else(ng
 
     load_more = f"{entries}?before={cursor}&min_revision={first['revision']}"
     assert [cache_status(load_more) for _ in range(2)] == ["MISS", "HIT"]
-    # Right only for the event's latest revision, or only for the one who asked: never kept.
-    for not_kept in (f"{entries}?before={cursor}", entries, nginx.https + "/live/harbourside/"):
-        assert [cache_status(not_kept) for _ in range(2)] == ["MISS", "MISS"], not_kept
+    # The newest pages for a moment (test_a_crowd_on_the_live_page_...): the newest API
+    # page since it was read above.
+    assert cache_status(entries) == "HIT"
+    assert [cache_status(nginx.https + "/live/harbourside/") for _ in range(2)] == ["MISS", "HIT"]
+    # Right only for the event's latest revision: never kept.
+    not_kept = f"{entries}?before={cursor}"
+    assert [cache_status(not_kept) for _ in range(2)] == ["MISS", "MISS"]
+
+
+def test_a_crowd_on_the_live_page_reaches_gunicorn_about_once_per_revision(
+    nginx, gunicorn, make_entry
+):
+    make_entry(headline="Polls are open")
+    live = nginx.https + "/live/harbourside/"
+    opener = urllib.request.build_opener(
+        urllib.request.ProxyHandler({}), urllib.request.HTTPSHandler(context=insecure())
+    )
+
+    def read(_=None, headers=None) -> tuple[int, Message, str]:
+        request = urllib.request.Request(live, headers=headers or {})
+        try:
+            with opener.open(request, timeout=10) as response:
+                return response.status, response.headers, response.read().decode()
+        except urllib.error.HTTPError as answer:
+            with answer:
+                return answer.code, answer.headers, ""
+
+    def crowd() -> set[tuple[int, str]]:
+        with ThreadPoolExecutor(20) as pool:
+            answers = list(pool.map(read, range(60)))
+        return {(status, headers["X-Cache-Status"]) for status, headers, _ in answers}
+
+    def reached_gunicorn() -> int:
+        return gunicorn.log().count('"GET /live/harbourside/ HTTP')
+
+    started = time.monotonic()
+    status, headers, _ = read()
+    assert (status, headers["X-Cache-Status"]) == (200, "MISS")
+    assert crowd() == {(200, "HIT")}
+    # Asked again with its ETag: a 304 from nginx's copy.
+    assert read(headers={"If-None-Match": headers["ETag"]})[0] == 304
+
+    # A publish, and the copy's 2 s run out: the crowd is answered from the stale copy at
+    # once while one request asks gunicorn, and the next readers have the entry.
+    make_entry(headline="Turnout passes 40 per cent")
+    time.sleep(edge.SHARED_SECONDS + 0.2)
+    assert crowd() <= {(200, "HIT"), (200, "STALE"), (200, "UPDATING")}
+    wait_for(lambda: "Turnout passes 40 per cent" in read()[2], timeout=5, what="the new entry")
+    # Once for the first reader, then about once per 2 s while they kept coming.
+    windows = (time.monotonic() - started) / edge.SHARED_SECONDS
+    assert 2 <= reached_gunicorn() <= 2 + windows, (reached_gunicorn(), windows)
+
+    # A reader whose cookie asks oldest first is never given the crowd's page.
+    status, headers, page = read(headers={"Cookie": "liveblog_order=oldest"})
+    assert (status, headers["X-Cache-Status"]) == (200, "BYPASS")
+    stream = page.partition('id="stream"')[2]
+    assert stream.index("Polls are open") < stream.index("Turnout passes 40 per cent")
 
 
 def test_nginx_compresses_pages_and_the_api_but_not_the_admin(nginx, make_entry):

@@ -11,9 +11,10 @@ again. A page a few seconds old loses nothing: its script connects with the page
 revision and is sent what it missed (docs/api.md).
 
 Two things would make a kept page wrong for the next reader, and neither is in one:
-- a per-response CSP nonce (a cached page's nonce would not match the next response's
-  header): reader pages use none, as their scripts and styles are the site's own files,
-  which the policy's 'self' allows;
+- a per-response CSP nonce: a kept page would show every reader the same one, which must
+  be unguessable, and a copy revalidated by a 304 would hold a nonce its new header no
+  longer names. Reader pages use none: they have no inline script, and their scripts and
+  styles are the site's own files, which the policy's 'self' allows;
 - the reading order taken from the reader's cookie rather than the URL: that answer is
   private, and a shared cache must not answer a request that carries the cookie
   (deploy/nginx.conf bypasses its cache for it; docs/caching.md says what a CDN needs).
