@@ -8,9 +8,13 @@ import urllib.request
 import pytest
 from playwright.async_api import Browser, expect
 
+from tests import test_deploy
 from tests.browser.pages import Desk, Reader
 from tests.browser.test_content_security_policy import Watched
-from tests.test_deploy import gunicorn, insecure, nginx, nginx_binary  # noqa: F401 (fixtures)
+
+# nginx with deploy/nginx.conf in front of gunicorn and the reader's Daphne, as
+# tests/test_deploy.py runs it.
+nginx_binary, gunicorn, nginx = test_deploy.nginx_binary, test_deploy.gunicorn, test_deploy.nginx
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -20,10 +24,18 @@ FROM_THE_CACHE = {"HIT", "STALE", "UPDATING"}
 
 def first_reader(url: str) -> str:
     opener = urllib.request.build_opener(
-        urllib.request.ProxyHandler({}), urllib.request.HTTPSHandler(context=insecure())
+        urllib.request.ProxyHandler({}), urllib.request.HTTPSHandler(context=test_deploy.insecure())
     )
     with opener.open(url, timeout=10) as response:
         return response.headers["X-Cache-Status"]
+
+
+async def goes_live_with_nothing_refused(reader: Reader, watched: Watched, desk: Desk) -> None:
+    await reader.wait_until_live()
+    entry = await desk.publish("Turnout passes 40 per cent")
+    await expect(reader.stream_entry(entry.pk)).to_be_visible()
+    await watched.assert_nothing_refused()
+    assert reader.errors == []
 
 
 async def test_a_page_from_the_edge_cache_runs_its_scripts_and_goes_live(
@@ -41,11 +53,7 @@ async def test_a_page_from_the_edge_cache_runs_its_scripts_and_goes_live(
     assert response is not None and response.headers["x-cache-status"] in FROM_THE_CACHE
     assert "nonce" not in response.headers["content-security-policy"]
 
-    await reader.wait_until_live()
-    entry = await desk.publish("Turnout passes 40 per cent")
-    await expect(reader.stream_entry(entry.pk)).to_be_visible()
-    await watched.assert_nothing_refused()
-    assert reader.errors == []
+    await goes_live_with_nothing_refused(reader, watched, desk)
     await context.close()
 
 
@@ -67,9 +75,5 @@ async def test_a_page_the_browser_kept_runs_its_scripts_after_a_304(
     reloaded = await watched.page.reload()
     assert reloaded is not None
     assert "if-none-match" in await reloaded.request.all_headers()
-    await reader.wait_until_live()
-    entry = await desk.publish("Turnout passes 40 per cent")
-    await expect(reader.stream_entry(entry.pk)).to_be_visible()
-    await watched.assert_nothing_refused()
-    assert reader.errors == []
+    await goes_live_with_nothing_refused(reader, watched, desk)
     await context.close()
