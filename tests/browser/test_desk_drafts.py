@@ -136,7 +136,11 @@ async def test_what_a_journalist_types_comes_back_in_a_new_tab_and_on_a_new_lapt
     await expect(laptop.page.locator("#id_pictures-0-uploaded")).to_have_value(token)
     await expect(laptop.page.get_by_label("Take a photo")).to_be_hidden()
     # Discarded: the form as it was served, and the draft gone everywhere.
-    await notice(laptop).get_by_role("button", name="Discard").click()
+    async with laptop.page.expect_response(
+        lambda response: response.request.method == "DELETE" and "/drafts/" in response.url
+    ) as discarded:
+        await notice(laptop).get_by_role("button", name="Discard").click()
+    assert (await discarded.value).ok
     await expect(laptop.headline).to_have_value("")
     await expect(laptop.editor).to_have_text("")
     await expect(laptop.page.locator("#id_pictures-0-uploaded")).to_have_value("")
