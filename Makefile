@@ -7,7 +7,7 @@ LOWEST := .venv-lowest
 # and bench/lighthouse.py; npm writes this file last.
 NODE_MODULES := bench/node_modules/.package-lock.json
 
-.PHONY: run test test-lowest test-stock-daphne bench lint format migrations-check lock
+.PHONY: run cluster test test-lowest test-stock-daphne bench lint format migrations-check lock
 
 run: $(VENV)/.run-installed
 	$(BIN)/python manage.py migrate --noinput
@@ -15,6 +15,12 @@ run: $(VENV)/.run-installed
 	$(BIN)/python manage.py load_demo
 	@echo "Serving http://127.0.0.1:8000/ (Ctrl+C stops)"
 	$(BIN)/python -m liveblog.server -b 127.0.0.1 -p 8000 liveblog.asgi:application
+
+# The production shape on this machine: nginx, gunicorn, CLUSTER_DAPHNES Daphne processes
+# (default 2), Redis (REDIS_URL or a private one), PostgreSQL from DATABASE_URL, on
+# http://127.0.0.1:8080/ (CLUSTER_PORT); deploy/cluster.py.
+cluster: $(VENV)/.run-installed
+	$(BIN)/python -m deploy.cluster
 
 test: $(VENV)/.test-installed $(NODE_MODULES)
 	$(BIN)/python -m pytest

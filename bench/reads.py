@@ -291,7 +291,7 @@ class NginxInFront(Server):
             https_port=https_port,
             gunicorn_port=self.upstream.port,
             # Without a Daphne, /ws/ answers 502: nothing measured here asks it.
-            daphne_port=self.websockets.port if self.websockets else free_port(),
+            daphne_ports=[self.websockets.port if self.websockets else free_port()],
             media_root=media_root,
         )
         self.base = f"https://{HOST}:{https_port}"

@@ -5,6 +5,7 @@ file an operator copies, with only what the operator replaces replaced."""
 import getpass
 import os
 import shutil
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -54,15 +55,16 @@ def nginx_config(
     directory: Path,
     *,
     http_port: int,
-    https_port: int,
+    https_port: int | None,
     gunicorn_port: int,
-    daphne_port: int,
+    daphne_ports: Sequence[int],
     media_root: Path | None = None,
 ) -> Path:
     """deploy/nginx.conf with the ports, a self-signed certificate, and the paths of a
     system install (pid, logs, cache and temporary files go in `directory`, /media/ from
-    media_root if given, and the workers run as this user). Raises ValueError if the file
-    no longer has one of them."""
+    media_root if given, and the workers run as this user). With https_port None, the site
+    is served over plain HTTP on http_port (make cluster), with no redirect to HTTPS.
+    Raises ValueError if the file no longer has one of them."""
     cert, key = self_signed_certificate(directory)
     config = CONFIG.read_text()
     temp_paths = "".join(
@@ -81,11 +83,17 @@ def nginx_config(
         "/etc/letsencrypt/live/live.example.com/fullchain.pem": str(cert),
         "/etc/letsencrypt/live/live.example.com/privkey.pem": str(key),
         "server 127.0.0.1:8001;": f"server 127.0.0.1:{gunicorn_port};",
-        "server 127.0.0.1:8101;": f"server 127.0.0.1:{daphne_port};",
+        "server 127.0.0.1:8101;": "\n".join(f"server 127.0.0.1:{port};" for port in daphne_ports),
         "server 127.0.0.1:8102;": "",
         "server_name live.example.com;": "server_name 127.0.0.1;",
         "/var/cache/nginx/liveblog": str(directory / "cache"),
     }
+    if https_port is None:
+        # The redirect's server on a socket no one asks; the site itself on http_port.
+        replacements["listen 80;"] = f"listen unix:{directory / 'unused.sock'};"
+        replacements["listen 443 ssl http2;"] = f"listen 127.0.0.1:{http_port};"
+        # The port too, which a browser's Origin names on a port other than 80 or 443.
+        replacements["proxy_set_header Host $host;"] = "proxy_set_header Host $http_host;"
     if media_root is not None:
         replacements["alias /srv/liveblog/media/;"] = f"alias {media_root}/;"
     for old, new in replacements.items():

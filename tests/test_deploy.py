@@ -187,7 +187,7 @@ def nginx(nginx_binary, gunicorn, reader_server, tmp_path) -> Iterator[Nginx]:
         http_port=http_port,
         https_port=https_port,
         gunicorn_port=gunicorn.port,
-        daphne_port=reader_server.port,
+        daphne_ports=[reader_server.port],
     )
     command = [nginx_binary, "-p", str(tmp_path), "-c", str(config)]
     checked = subprocess.run([*command, "-t"], capture_output=True, text=True, timeout=30)
