@@ -1,6 +1,7 @@
 """The benchmarks run, and every message reaches every reader (small runs); `make bench`
 rewrites the current figures in docs/performance.md and nothing else of it."""
 
+import re
 import shutil
 import subprocess
 import sys
@@ -68,3 +69,12 @@ def test_the_reconnect_storm_benchmark_brings_every_reader_back_exact_in_a_smoke
     printed = smoke_run("storm.py", redis_url, timeout=180)
     assert "200  liveblog" in printed
     assert "200  bare" in printed
+
+
+def test_the_frames_benchmark_weighs_three_typical_entries():
+    result = bench("frames.py", "--runs", "20", timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    for entry in ("words", "words and a photo", "words and a video"):
+        assert re.search(
+            rf"^{entry} +\d+ +\d+ +\d+ +\d+ +\d+ +[\d.]+ +[\d.]+ +[\d.]+x$", result.stdout, re.M
+        ), result.stdout

@@ -28,11 +28,18 @@ def heartbeat_frame(revision: int) -> str:
     return encode({"type": "heartbeat", "revision": revision})
 
 
+def entry_change_frame(kind: str, entry: Entry) -> tuple[int, str]:
+    """The frame every reader gets for a change of entry, and its revision."""
+    change = change_to_dict(entry)  # raises for an entry readers never saw: no revision
+    return change["revision"], encode(
+        {"type": kind, "revision": change["revision"], "entry": change}
+    )
+
+
 def send_entry_change(kind: str, entry: Entry) -> None:
     """Call after commit (transaction.on_commit): readers may fetch the entry at once."""
-    change = change_to_dict(entry)  # raises for an entry readers never saw: no revision
-    message = {"type": kind, "revision": change["revision"], "entry": change}
-    delivery.publish(entry.event_id, change["revision"], encode(message))
+    revision, frame = entry_change_frame(kind, entry)
+    delivery.publish(entry.event_id, revision, frame)
 
 
 def send_event_change(event: Event) -> None:
