@@ -132,7 +132,7 @@ def entry_list(request: HttpRequest, slug: str) -> HttpResponse:
             event = event_get(slug=slug)
             tag = edge.etag(event, f"api-page-{asked.page.digest()}")
             if (current := edge.not_modified(request, tag)) is not None:
-                return current
+                return edge.shared(current, tag)
         body, shareable = entry_page_body(slug, asked, event)
     except BadQuery as reason:
         return error(str(reason))

@@ -87,8 +87,9 @@ def event_page(
     order = "oldest" if oldest_first else "newest"
     if cursor is None:
         tag = edge.etag(event, f"{template}:{order}")
+        mark = edge.private if by_cookie else edge.shared
         if (current := edge.not_modified(request, tag)) is not None:
-            return current
+            return mark(current, tag)
         body, head = first_page(request, event, oldest_first)
     else:
         try:
@@ -119,9 +120,7 @@ def event_page(
         "config": config,
     }
     response = render(request, template, context)
-    if cursor is None:
-        return edge.private(response, tag) if by_cookie else edge.shared(response, tag)
-    return response
+    return mark(response, tag) if cursor is None else response
 
 
 def first_page(request: HttpRequest, event: Event, oldest_first: bool) -> tuple[str, str]:
