@@ -111,8 +111,8 @@ class Cluster:
                 process.popen.kill()
                 process.popen.wait(timeout=STOP_SECONDS)
 
-    def first_gone(self) -> Process | None:
-        return next((p for p in self.processes if p.popen.poll() is not None), None)
+    def gone(self) -> list[Process]:
+        return [process for process in self.processes if process.popen.poll() is not None]
 
 
 def environment(redis_url: str) -> dict[str, str]:
@@ -185,9 +185,21 @@ def run(cluster: Cluster, daphnes: int, port: int) -> None:
         name, pid = process.name, process.popen.pid
         print(f"  {name:<10} port {process.port:<6} pid {pid:<8} log {process.log}")
     sys.stdout.flush()
-    while (gone := cluster.first_gone()) is None:
+    # A Daphne process that dies leaves the rest serving (nginx sends its readers to the
+    # others), as in production until systemd starts it again; anything else ends it all.
+    told: set[str] = set()
+    while True:
         time.sleep(0.5)
-    raise CannotStart(f"{gone.name} stopped (exit {gone.popen.returncode}); see {gone.log}")
+        for process in cluster.gone():
+            if process.name in told:
+                continue
+            told.add(process.name)
+            print(
+                f"{process.name} stopped (exit {process.popen.returncode}); see {process.log}",
+                flush=True,
+            )
+            if not process.name.startswith("daphne-") or len(told) == daphnes:
+                raise CannotStart("the cluster cannot serve without it")
 
 
 def main() -> int:
