@@ -39,6 +39,8 @@ class Process:
     port: int
     popen: subprocess.Popen
     log: Path
+    command: list[str]
+    ready: str | None
 
 
 def free_port() -> int:
@@ -90,7 +92,7 @@ class Cluster:
                 # which stops them in order.
                 start_new_session=True,
             )
-        process = Process(name, port, popen, log)
+        process = Process(name, port, popen, log, command, ready)
         self.processes.append(process)
         deadline = time.monotonic() + START_SECONDS
         while ready and not answers(ready):
@@ -110,6 +112,14 @@ class Cluster:
             except subprocess.TimeoutExpired:
                 process.popen.kill()
                 process.popen.wait(timeout=STOP_SECONDS)
+
+    def restart(self, process: Process) -> Process:
+        """Stops process (SIGTERM) and starts it again on its port, as systemd restarts a
+        unit at a deploy; returns once it serves again."""
+        process.popen.terminate()
+        process.popen.wait(timeout=STOP_SECONDS)
+        self.processes.remove(process)
+        return self.start(process.name, process.command, process.port, process.ready)
 
     def gone(self) -> list[Process]:
         return [process for process in self.processes if process.popen.poll() is not None]
@@ -182,14 +192,22 @@ def run(cluster: Cluster, daphnes: int, port: int) -> None:
 
     print(f"\nServing http://127.0.0.1:{port}/ (Ctrl+C stops everything)")
     for process in cluster.processes:
-        name, pid = process.name, process.popen.pid
-        print(f"  {name:<10} port {process.port:<6} pid {pid:<8} log {process.log}")
+        say(process)
+    print(f"kill -HUP {os.getpid()} restarts the Daphne processes one after the other.")
     sys.stdout.flush()
+    # A deploy's rolling restart: one Daphne process at a time, the next once it serves.
+    rolls: list[int] = []
+    signal.signal(signal.SIGHUP, lambda signum, frame: rolls.append(signum))
     # A Daphne process that dies leaves the rest serving (nginx sends its readers to the
     # others), as in production until systemd starts it again; anything else ends it all.
     told: set[str] = set()
     while True:
         time.sleep(0.5)
+        if rolls:
+            rolls.clear()
+            for process in [each for each in cluster.processes if each.name.startswith("daphne-")]:
+                say(cluster.restart(process), "restarted")
+            print("Every Daphne process restarted.", flush=True)
         for process in cluster.gone():
             if process.name in told:
                 continue
@@ -200,6 +218,12 @@ def run(cluster: Cluster, daphnes: int, port: int) -> None:
             )
             if not process.name.startswith("daphne-") or len(told) == daphnes:
                 raise CannotStart("the cluster cannot serve without it")
+
+
+def say(process: Process, what: str = "") -> None:
+    name, pid = process.name, process.popen.pid
+    print(f"  {name:<10} port {process.port:<6} pid {pid:<8} log {process.log} {what}".rstrip())
+    sys.stdout.flush()
 
 
 def main() -> int:

@@ -63,7 +63,8 @@ def nginx_config(
     """deploy/nginx.conf with the ports, a self-signed certificate, and the paths of a
     system install (pid, logs, cache and temporary files go in `directory`, /media/ from
     media_root if given, and the workers run as this user). With https_port None, the site
-    is served over plain HTTP on http_port (make cluster), with no redirect to HTTPS.
+    is served over plain HTTP on http_port (make cluster), with no redirect to HTTPS and no
+    limit of connections per address (every reader on this machine is 127.0.0.1).
     Raises ValueError if the file no longer has one of them."""
     cert, key = self_signed_certificate(directory)
     config = CONFIG.read_text()
@@ -83,8 +84,10 @@ def nginx_config(
         "/etc/letsencrypt/live/live.example.com/fullchain.pem": str(cert),
         "/etc/letsencrypt/live/live.example.com/privkey.pem": str(key),
         "server 127.0.0.1:8001;": f"server 127.0.0.1:{gunicorn_port};",
-        "server 127.0.0.1:8101;": "\n".join(f"server 127.0.0.1:{port};" for port in daphne_ports),
-        "server 127.0.0.1:8102;": "",
+        "server 127.0.0.1:8101 max_fails=0;": "\n".join(
+            f"server 127.0.0.1:{port} max_fails=0;" for port in daphne_ports
+        ),
+        "server 127.0.0.1:8102 max_fails=0;": "",
         "server_name live.example.com;": "server_name 127.0.0.1;",
         "/var/cache/nginx/liveblog": str(directory / "cache"),
     }
@@ -94,6 +97,8 @@ def nginx_config(
         replacements["listen 443 ssl http2;"] = f"listen 127.0.0.1:{http_port};"
         # The port too, which a browser's Origin names on a port other than 80 or 443.
         replacements["proxy_set_header Host $host;"] = "proxy_set_header Host $http_host;"
+        # Every reader of a cluster on one machine comes from 127.0.0.1.
+        replacements["limit_conn per_address 500;"] = "limit_conn per_address 60000;"
     if media_root is not None:
         replacements["alias /srv/liveblog/media/;"] = f"alias {media_root}/;"
     for old, new in replacements.items():

@@ -10,6 +10,11 @@ Then the production shape (make cluster, deploy/cluster.py): one of two Daphne p
 behind nginx is killed under as many readers, all connected through nginx, while the
 newsroom publishes; the dead one's readers reconnect through nginx to the survivor, and
 every page and every raw reader ends on exactly what the server has.
+
+And a deploy's rolling restart there: 1,000 readers connected through nginx while the
+newsroom publishes every 300 ms; each process is stopped (SIGTERM, as systemd does) and
+started again on its port, the second once the first serves again. Readers cut off
+reconnect through nginx to whichever process serves, and nothing is lost.
 """
 
 import asyncio
@@ -41,6 +46,12 @@ MIN_SPREAD_SECONDS = 0.5
 # Readers of a process killed behind nginx wait their first backoff (0.5 to 1 s), then
 # reconnect through nginx, which finds the survivor, and catch up; on a busy machine.
 THROUGH_THE_SURVIVOR_SECONDS = 15.0
+# A rolling restart: readers, a publish every ROLL_PUBLISH_SECONDS; after the last
+# restart a reader cut off waits its backoff, reconnects and is sent what it missed.
+ROLL_READERS = 1000
+ROLL_PUBLISH_SECONDS = 0.3
+ROLLED_WITHIN_SECONDS = 60.0
+ROLL_CAUGHT_UP_SECONDS = 20.0
 
 
 @pytest.fixture
@@ -138,6 +149,54 @@ async def test_a_daphne_killed_behind_nginx_leaves_every_reader_exact_through_th
             f"a Daphne of two killed under {RAW_READERS} raw readers -> all at the latest revision",
             time.monotonic() - killed,
         )
+    finally:
+        await raw.stop()
+        await asyncio.to_thread(cluster.stop)
+
+
+async def test_a_rolling_restart_of_both_daphnes_behind_nginx_loses_nothing(
+    transactional_db, earlier_entry, daphne_env, desk: Desk, timings
+):
+    if connection.vendor != "postgresql":
+        pytest.skip("make cluster runs on PostgreSQL: set DATABASE_URL (CI does)")
+    storm.fanout.raise_fd_limit()  # a thousand sockets here, and as many in nginx
+    cluster = await asyncio.to_thread(cluster_start, daphne_env)
+    before = {name: pid for name, (pid, _) in cluster.processes.items()}
+    raw = RawReaders(cluster.url, ROLL_READERS)
+    published = 0
+
+    async def keep_publishing() -> None:
+        nonlocal published
+        while True:
+            published += 1
+            await desk.publish(f"Update {published} during the deploy")
+            await asyncio.sleep(ROLL_PUBLISH_SECONDS)
+
+    try:
+        await raw.start(timeout=60)
+        publishing = asyncio.create_task(keep_publishing())
+        started = time.monotonic()
+        cluster.command.send_signal(signal.SIGHUP)
+        await asyncio.to_thread(
+            cluster.wait_until_said, "Every Daphne process restarted", ROLLED_WITHIN_SECONDS
+        )
+        timings(
+            f"rolling restart of 2 Daphne processes under {ROLL_READERS} readers",
+            time.monotonic() - started,
+        )
+        publishing.cancel()
+        await asyncio.gather(publishing, return_exceptions=True)
+        for daphne in ("daphne-1", "daphne-2"):
+            assert cluster.processes[daphne][0] != before[daphne], daphne
+
+        caught_up = time.monotonic()
+        await at_the_latest_revision(raw, timeout=ROLL_CAUGHT_UP_SECONDS)
+        timings(
+            f"{published} published meanwhile; every reader at the latest",
+            time.monotonic() - caught_up,
+        )
+        # Each reader was cut off once or twice and came back.
+        assert all(len(hellos) >= 2 for hellos in raw.hellos_at)
     finally:
         await raw.stop()
         await asyncio.to_thread(cluster.stop)
