@@ -80,7 +80,7 @@ class Cluster:
         """Starts command, its output in a log of its own; ready: a URL that answers 200
         once it serves (None: started is enough)."""
         log = self.workdir / f"{name}.log"
-        with log.open("wb") as output:
+        with log.open("ab") as output:  # a restarted process goes on in the same log
             popen = subprocess.Popen(
                 command,
                 cwd=ROOT,
@@ -129,7 +129,7 @@ def environment(redis_url: str) -> dict[str, str]:
     database_url = os.environ.get("DATABASE_URL", "")
     if not database_url.startswith("postgres"):
         raise CannotStart(
-            "make cluster needs PostgreSQL, shared by every process: set DATABASE_URL, e.g.\n"
+            "it needs PostgreSQL, shared by every process: set DATABASE_URL, e.g.\n"
             "  DATABASE_URL=postgres://postgres@127.0.0.1:5432/liveblog make cluster\n"
             "(README.md, 'The production shape on one machine', says how to get one)."
         )
