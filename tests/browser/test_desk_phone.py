@@ -45,6 +45,7 @@ FIELD_TEXT_PX = 16
 # Issue 20's budget. The rich-text editor's bundle alone is 145 KB (Brotli) to 174 KB
 # (gzip): it comes with the form's first touch (static/desk.js), weighed apart.
 FIRST_VIEW_BUDGET = 200_000
+# Every stylesheet the page links is in (the editor's come with the first touch).
 EVERY_STYLESHEET_IN = "[...document.querySelectorAll('link[rel=stylesheet]')].every(l => l.sheet)"
 # What Chromium's CDP calls each response, as the budget's lines name them.
 KINDS = {
