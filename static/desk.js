@@ -76,18 +76,6 @@
     return box.innerHTML;
   }
 
-  desk.addEventListener("prose-editor:ready", function (event) {
-    var textarea = event.detail.textarea;
-    var editor = event.detail.editor;
-    var typed = typedPlain.get(textarea);
-    typedPlain.delete(textarea);
-    if (typed !== undefined && textarea.value === typed) editor.commands.setContent(paragraphs(typed));
-    // The caret goes on where it was, now in the editor. (Moved into the editor's box,
-    // the textarea lost the focus to the page.)
-    var stillThere = document.activeElement === textarea || document.activeElement === document.body;
-    if (focused === textarea && stillThere) editor.commands.focus("end");
-  });
-
   // The rich-text editors type into a box of their own, not the hidden textarea that
   // the field's <label> is for: the box takes the label's name.
   function nameEditor(textarea) {
@@ -97,13 +85,10 @@
     label.id = label.id || textarea.id + "-label";
     box.setAttribute("aria-labelledby", label.id);
   }
-  desk.querySelectorAll(".prose-editor > textarea").forEach(nameEditor);
-  desk.addEventListener("prose-editor:ready", function (event) { nameEditor(event.detail.textarea); });
 
   // On a phone the Post buttons stay at the foot of the screen (desk.css): the editor
   // keeps the line being typed above them, as the browser keeps a focused field
-  // (ProseMirror's scrollThreshold and scrollMargin, in px from each side). An editor
-  // made before this script ran is found on its element, where Tiptap keeps it.
+  // (ProseMirror's scrollThreshold and scrollMargin, in px from each side).
   var buttons = form.querySelector(".desk__buttons");
   function clearOfButtons(editor) {
     function fit() {
@@ -116,10 +101,21 @@
     fit();
     window.addEventListener("resize", fit);
   }
-  form.querySelectorAll(".prose-editor > .ProseMirror").forEach(function (box) {
-    if (box.editor) clearOfButtons(box.editor);
+
+  // Each editor as startEditors() brings it: none exists before this script runs.
+  desk.addEventListener("prose-editor:ready", function (event) {
+    var textarea = event.detail.textarea;
+    var editor = event.detail.editor;
+    nameEditor(textarea);
+    if (form.contains(textarea)) clearOfButtons(editor);
+    var typed = typedPlain.get(textarea);
+    typedPlain.delete(textarea);
+    if (typed !== undefined && textarea.value === typed) editor.commands.setContent(paragraphs(typed));
+    // The caret goes on where it was, now in the editor. (Moved into the editor's box,
+    // the textarea lost the focus to the page.)
+    var stillThere = document.activeElement === textarea || document.activeElement === document.body;
+    if (focused === textarea && stillThere) editor.commands.focus("end");
   });
-  form.addEventListener("prose-editor:ready", function (event) { clearOfButtons(event.detail.editor); });
 
   document.getElementById("preview-button").addEventListener("click", function () {
     // No files: the pictures in it are those uploaded as they were chosen, by their tokens.
