@@ -1,5 +1,5 @@
-"""What one publish costs on the wire per reader: the bytes of a typical entry's frame, what
-in it is sent twice, and what permessage-deflate would save against the CPU it costs.
+"""What one publish costs on the wire per reader: the bytes of a typical entry's frame, whole
+and compact, and what permessage-deflate would save against the CPU it costs.
 
     .venv/bin/python bench/frames.py             # about 10 seconds
     .venv/bin/python bench/frames.py --runs 5000
@@ -7,16 +7,16 @@ in it is sent twice, and what permessage-deflate would save against the CPU it c
 Three typical entries are published into a throwaway SQLite database (a few paragraphs
 with a link; the same with a phone photo, stored as uploads are; the same with a video
 embed), and each one's "entry.created" frame is built by the real code
-(updates/live/broadcast.py, entry_change_frame). Printed per entry:
+(updates/live/broadcast.py, entry_change_frame), in both encodings. Printed per entry:
 
-- the frame's bytes; the card's HTML alone (entry.html); and what the frame would weigh
-  without the raw fields the card already shows (headline, body, byline, media), which is
-  what a reader's page uses;
-- deflated as permessage-deflate sends a message with no context takeover (raw deflate,
-  zlib level 6): its bytes, those of the frame without what is sent twice, deflated
-  ("both"), and the median CPU time to compress it once, measured
-  against the median time to encode the frame (orjson.dumps of the same message), the
-  reference in the same run.
+- the frame's bytes with the whole ENTRY, as a client that asks nothing gets it, and
+  deflated as permessage-deflate sends a message with no context takeover (raw deflate,
+  zlib level 6);
+- the compact frame's bytes (?entry=card: the card and what places it, without the raw
+  fields the card already shows), as the live page gets it, and deflated;
+- the card's HTML alone (entry.html);
+- the median CPU time to deflate the whole frame once, measured against the median time
+  to encode it (orjson.dumps of the same message), the reference in the same run.
 
 Compressing per connection costs that CPU once per reader (autobahn's permessage-deflate
 compresses each connection's frames itself, and keeps a compressor per connection);
@@ -66,8 +66,6 @@ BODY = (
     "to the council's figures</a>.</p>"
     "<p>A result is not expected before 3am.</p>"
 )
-# The raw fields a reader's page does not read: the card (entry.html) shows them.
-SHOWN_IN_THE_CARD = ("headline", "body", "byline", "media", "correction")
 DEFLATE_LEVEL = 6  # zlib's default, and autobahn's
 
 
@@ -126,34 +124,27 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=2000)
     runs = parser.parse_args().runs
     print(
-        f"{'entry':<20}{'frame':>8}{'card':>8}{'no twice':>10}{'deflated':>10}{'both':>7}"
+        f"{'entry':<20}{'frame':>8}{'deflated':>10}{'compact':>9}{'deflated':>10}{'card':>7}"
         f"{'deflate µs':>12}{'encode µs':>11}{'ratio':>7}"
     )
     for name, entry in typical_entries().items():
-        _, frame = entry_change_frame(ENTRY_CREATED, entry)
-        message = orjson.loads(frame)
-        card = message["entry"]["html"]
-        once = dict(
-            message,
-            entry={
-                key: value
-                for key, value in message["entry"].items()
-                if key not in SHOWN_IN_THE_CARD
-            },
+        whole, compact = (
+            frame.encode() for frame in entry_change_frame(ENTRY_CREATED, entry).frames
         )
-        raw = frame.encode()
-        deflate_time = median_seconds(deflated, raw, runs)
+        message = orjson.loads(whole)
+        card = message["entry"]["html"].encode()
+        deflate_time = median_seconds(deflated, whole, runs)
         encode_time = median_seconds(orjson.dumps, message, runs)
         print(
-            f"{name:<20}{len(raw):>8}{len(card.encode()):>8}{len(orjson.dumps(once)):>10}"
-            f"{len(deflated(raw)):>10}{len(deflated(orjson.dumps(once))):>7}"
+            f"{name:<20}{len(whole):>8}{len(deflated(whole)):>10}"
+            f"{len(compact):>9}{len(deflated(compact)):>10}{len(card):>7}"
             f"{deflate_time * 1e6:>12.1f}{encode_time * 1e6:>11.1f}"
             f"{deflate_time / encode_time:>6.1f}x"
         )
     print(
-        "\nbytes; 'no twice': the frame without the raw fields the card shows; "
-        "'deflated': the whole frame, no context takeover; 'both': the first deflated;\n"
-        "ratio: deflating the frame once against encoding it once (orjson), medians of "
+        "\nbytes; 'frame': the whole ENTRY (clients that ask nothing); 'compact': ?entry=card "
+        "(the live page); each deflated with no context takeover;\n'card': the card's HTML; "
+        "ratio: deflating the whole frame once against encoding it once (orjson), medians of "
         f"{runs} runs each."
     )
 

@@ -1,7 +1,9 @@
 // The live page: keeps the server-rendered page in step with the event, and out of
 // the reader's way. The rules of staying exact live in live-feed.js; this file is the
 // page: cards, the socket and its fallback, the "new updates" button, times.
-// Every entry arrives with its card ("html") rendered and sanitised on the server.
+// Every entry arrives with its card ("html") rendered and sanitised on the server. On the
+// socket it comes with only what the page reads beside (CARD_ENTRY in docs/api.md): read
+// no other field of an entry here, or add it to serialize.card_fields.
 (function () {
   "use strict";
 
@@ -491,8 +493,12 @@
     if (stopped) return;
     var scheme = location.protocol === "https:" ? "wss://" : "ws://";
     // With the revision shown, the server's hello brings what the page missed meanwhile:
-    // after a restart, thousands of readers come back without a request each.
-    socket = new WebSocket(scheme + location.host + config.socketPath + "?since=" + feed.revision);
+    // after a restart, thousands of readers come back without a request each. Each entry
+    // comes as its card and what places it (entry=card): the page reads nothing else of it,
+    // and the raw fields the card shows were a third of every frame to every reader.
+    socket = new WebSocket(
+      scheme + location.host + config.socketPath + "?since=" + feed.revision + "&entry=card"
+    );
     lastFrameAt = Date.now();
     lastHeartbeatAt = 0;
     watchSilence();

@@ -10,10 +10,13 @@ from updates.services import entry_delete, entry_publish, entry_restore, entry_u
 
 @pytest.fixture
 def sent(monkeypatch) -> list[dict]:
-    """The messages the services hand to the delivery, decoded, in order."""
+    """The messages the services hand to the delivery (whole, as clients that ask nothing
+    get them), decoded, in order."""
     messages = []
     monkeypatch.setattr(
-        delivery, "publish", lambda event_id, revision, frame: messages.append(orjson.loads(frame))
+        delivery,
+        "publish",
+        lambda event_id, change: messages.append(orjson.loads(change.frames.full)),
     )
     return messages
 

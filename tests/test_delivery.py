@@ -17,7 +17,7 @@ from django.utils.module_loading import import_string
 from liveblog.backends import channel_layers
 from tests.servers import free_port, wait_for
 from updates.live import delivery
-from updates.live.delivery import Subscription
+from updates.live.delivery import Change, Frames, Subscription
 from updates.models import Entry
 
 
@@ -29,15 +29,21 @@ class Recorder:
         self.frames.append(frame)
 
 
+def alone(revision: int, frame: str) -> tuple[list[Change], Frames]:
+    """A change as a fan-out pushes it when it came alone."""
+    change = Change(revision, Frames.same(frame))
+    return [change], change.frames
+
+
 async def test_frames_before_start_are_held_and_only_newer_ones_sent():
     sent = Recorder()
     subscription = Subscription(hub=None, event_id=1, send=sent)
-    await subscription.push([(4, "four")], "four")
-    await subscription.push([(5, "five")], "five")
+    await subscription.push(*alone(4, "four"))
+    await subscription.push(*alone(5, "five"))
     assert sent.frames == []
 
     await subscription.start(after_revision=4)
-    await subscription.push([(6, "six")], "six")
+    await subscription.push(*alone(6, "six"))
 
     assert sent.frames == ["five", "six"]
 
@@ -100,14 +106,18 @@ def test_a_publish_to_a_frozen_redis_gives_up_within_its_deadline(
 async def test_a_status_frame_is_sent_whatever_the_revision_but_never_before_start():
     sent = Recorder()
     subscription = Subscription(hub=None, event_id=1, send=sent)
-    await subscription.push(None, "heartbeat before hello")
+    await subscription.push(None, Frames.same("heartbeat before hello"))
     await subscription.start(after_revision=7)
-    await subscription.push(None, "heartbeat 7")
+    await subscription.push(None, Frames.same("heartbeat 7"))
     assert sent.frames == ["heartbeat 7"]
 
 
 def change(revision: int) -> str:
     return orjson.dumps({"type": "entry.updated", "revision": revision}).decode()
+
+
+def numbered(revision: int) -> Change:
+    return Change(revision, Frames.same(change(revision)))
 
 
 def messages_in(frame: str) -> list[dict]:
@@ -119,7 +129,7 @@ async def test_changes_held_before_start_go_out_as_one_frame_of_those_newer_than
     sent = Recorder()
     subscription = Subscription(hub=None, event_id=1, send=sent)
     for revision in (4, 5, 6):
-        await subscription.push([(revision, change(revision))], change(revision))
+        await subscription.push(*alone(revision, change(revision)))
 
     await subscription.start(after_revision=4)
 
@@ -132,7 +142,7 @@ async def test_a_batch_partly_older_than_hello_goes_out_without_the_older_change
     sent = Recorder()
     subscription = Subscription(hub=None, event_id=1, send=sent)
     await subscription.start(after_revision=5)
-    changes = [(revision, change(revision)) for revision in (5, 6, 7)]
+    changes = [numbered(revision) for revision in (5, 6, 7)]
 
     await subscription.push(changes, delivery.frame_of(changes))
 
@@ -163,14 +173,14 @@ async def test_changes_arriving_during_a_fan_out_reach_readers_merged_in_one_fra
     subscription = await delivery.subscribe(1, slow_reader)
     await subscription.start(after_revision=0)
 
-    await publish(1, 1, change(1))
+    await publish(1, numbered(1))
     await asyncio.wait_for(first_frame_sent.wait(), timeout=5)
     for revision in (2, 3, 4):
-        await publish(1, revision, change(revision))  # while 1 is still being sent
+        await publish(1, numbered(revision))  # while 1 is still being sent
     await asyncio.sleep(0.5)  # until the process has received them
     release_first_frame.set()
     await frames_sent(frames, 2)
-    await publish(1, 5, change(5))  # after the burst: alone
+    await publish(1, numbered(5))  # after the burst: alone
     await frames_sent(frames, 3)
 
     assert [[m["revision"] for m in messages_in(frame)] for frame in frames] == [
@@ -215,13 +225,13 @@ async def test_after_redis_restarts_a_process_is_sent_changes_again_once_it_has_
         settings.CHANNEL_LAYERS = channel_layers(url, redis_layer=redis_layer)
         subscription = await delivery.subscribe(1, frames)
         await subscription.start(after_revision=0)
-        await publish(1, 1, change(1))
+        await publish(1, numbered(1))
         await frames_sent(frames.frames, 1)
     # Killed and started again, empty: on the core layer the group forgot this process.
     with own_redis_server(port):
         for revision in range(2, 40):
             await delivery.rejoin()  # as each heartbeat does
-            await publish(1, revision, change(revision))
+            await publish(1, numbered(revision))
             await asyncio.sleep(0.25)
             if len(frames.frames) > 1:
                 break

@@ -90,6 +90,13 @@ class ChangesForm(forms.Form):
     since = revision_field()
 
 
+class SocketEntryForm(forms.Form):
+    """?entry= on a reader's socket: "card" for each entry as the live page reads it (its
+    card, and what places it: serialize.card_fields), "full" (the default) for all of it."""
+
+    entry = forms.ChoiceField(choices=[("full", "full"), ("card", "card")])
+
+
 class EntryListForm(EntryPageForm):
     """The API's entries/, which the page's "Load more" asks with the revision the page
     shows (`min_revision`): any page at least that new will do (updates/held_pages.py)."""

@@ -59,6 +59,21 @@ class EntryDict(TypedDict):
     html: str
 
 
+class CardEntryDict(TypedDict):
+    """An entry as the live page reads it (a reader's socket with ?entry=card): its card,
+    and what the page cannot read off the card's markup (where it goes, the key events
+    list, the announcement of a new update, and the revision rules)."""
+
+    id: int
+    revision: int
+    html: str
+    pinned: bool
+    key_event: bool
+    headline: str
+    published_at: str
+    url: str
+
+
 class TombstoneDict(TypedDict):
     id: int
     deleted: bool
@@ -112,6 +127,20 @@ def entry_to_dict(entry: Entry) -> EntryDict:
         "revision": _seen_revision(entry),
         "url": entry.get_absolute_url(),
         "html": render_entry_card(entry),
+    }
+
+
+def card_fields(entry: EntryDict) -> CardEntryDict:
+    """The ENTRY without the raw fields its card (html) already shows readers."""
+    return {
+        "id": entry["id"],
+        "revision": entry["revision"],
+        "html": entry["html"],
+        "pinned": entry["pinned"],
+        "key_event": entry["key_event"],
+        "headline": entry["headline"],
+        "published_at": entry["published_at"],
+        "url": entry["url"],
     }
 
 

@@ -19,6 +19,8 @@ BYLINE = "Sam Okafor, Political Correspondent"
 HOSTILE_BODY = '<script>window.__pwned=1</script><img src=x onerror="window.__pwned=1">'
 # A live change must be on the reader's screen this soon after the journalist saves.
 LIVE_SECONDS = 2.0
+# What the page's socket brings of an entry (?entry=card, docs/api.md): the card, what places it.
+CARD_ENTRY = {"id", "revision", "html", "pinned", "key_event", "headline", "published_at", "url"}
 
 
 @pytest.fixture
@@ -115,6 +117,9 @@ async def test_a_reader_sees_an_entry_posted_edited_and_deleted_in_the_admin_wit
     await expect(card.locator(".entry__byline")).to_have_text(BYLINE)
     await expect(reader.entry(earlier_entry.pk)).to_be_visible()
     assert [f["entry"]["id"] for f in reader.frames_of("entry.created")] == [entry_id]
+    # The page asks for each entry as its card: the body and byline above came in it, once.
+    assert reader.sockets and all("entry=card" in socket.url for socket in reader.sockets)
+    assert set(reader.frames_of("entry.created")[0]["entry"]) == CARD_ENTRY
 
     # Edited: the reader's card follows, in place.
     await newsroom.open_entry(entry_id)

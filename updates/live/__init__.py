@@ -3,16 +3,20 @@
 One publish (a journalist saves; any process, Daphne or gunicorn):
 
     services.entry_publish          the row, its revision, after commit:
-      -> broadcast.send_entry_change    the websocket frame, encoded once
-        -> delivery.publish             one message to the event's group on the channel layer
+      -> broadcast.send_entry_change    the websocket frame, encoded once whole and once
+                                        compact (the live page's ?entry=card)
+        -> delivery.publish             one message to the event's group on the channel layer,
+                                        carrying both
     ... in every Daphne process with readers of the event:
         delivery.Hub (receive)          notes the revision heard; changes that arrive while a
                                         fan-out is under way wait and go out as one batch
-        -> Hub.fan_out                  the same string to each reader's socket
+        -> Hub.fan_out                  to each reader's socket, one of the two strings: the
+                                        encoding it asked for
 
-One reader joining (a page opens /ws/live/<slug>/?since=R):
+One reader joining (a page opens /ws/live/<slug>/?since=R&entry=card):
 
-    consumers.LiveConsumer.connect  rate limit, query, event (joining.event_to_join)
+    consumers.LiveConsumer.connect  rate limit, query (since, encoding), event
+                                    (joining.event_to_join)
       -> joining.join                   subscribes (delivery.subscribe: later changes are
                                         held), works out the hello from the revision the
                                         process has heard (delivery owns it) or the

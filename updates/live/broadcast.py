@@ -1,10 +1,14 @@
-"""The websocket messages: built and encoded once per change, whatever the number of readers."""
+"""The websocket messages: built and encoded once per change, whatever the number of readers.
+
+A change of entry is encoded twice, once per encoding a reader's socket may ask for: the
+whole ENTRY (docs/api.md), and the compact one the live page asks for (?entry=card),
+without the raw fields its card already shows."""
 
 import orjson
 
 from updates.live import delivery
 from updates.models import Entry, Event
-from updates.serialize import change_to_dict, event_to_dict
+from updates.serialize import card_fields, change_to_dict, event_to_dict
 
 ENTRY_CREATED = "entry.created"
 ENTRY_UPDATED = "entry.updated"
@@ -28,21 +32,29 @@ def heartbeat_frame(revision: int) -> str:
     return encode({"type": "heartbeat", "revision": revision})
 
 
-def entry_change_frame(kind: str, entry: Entry) -> tuple[int, str]:
-    """The frame every reader gets for a change of entry, and its revision."""
+def entry_change_frame(kind: str, entry: Entry) -> delivery.Change:
+    """The frame readers get for a change of entry, in each encoding, and its revision."""
     change = change_to_dict(entry)  # raises for an entry readers never saw: no revision
-    return change["revision"], encode(
-        {"type": kind, "revision": change["revision"], "entry": change}
+    revision = change["revision"]
+    full = encode({"type": kind, "revision": revision, "entry": change})
+    if "deleted" in change:
+        # A tombstone has nothing a card shows: one string for every reader.
+        return delivery.Change(revision, delivery.Frames.same(full))
+    card = card_fields(change)
+    return delivery.Change(
+        revision,
+        delivery.Frames(full, encode({"type": kind, "revision": revision, "entry": card})),
     )
 
 
 def send_entry_change(kind: str, entry: Entry) -> None:
     """Call after commit (transaction.on_commit): readers may fetch the entry at once."""
-    revision, frame = entry_change_frame(kind, entry)
-    delivery.publish(entry.event_id, revision, frame)
+    delivery.publish(entry.event_id, entry_change_frame(kind, entry))
 
 
 def send_event_change(event: Event) -> None:
     """Call after commit (transaction.on_commit)."""
     message = {"type": EVENT_UPDATED, "revision": event.revision, "event": event_to_dict(event)}
-    delivery.publish(event.pk, event.revision, encode(message))
+    delivery.publish(
+        event.pk, delivery.Change(event.revision, delivery.Frames.same(encode(message)))
+    )

@@ -9,8 +9,8 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.http import QueryDict
 
-from updates.forms import ChangesForm, first_error
-from updates.live import joining, process
+from updates.forms import ChangesForm, SocketEntryForm, first_error
+from updates.live import delivery, joining, process
 from updates.live.delivery import Subscription
 from updates.models import Event
 from updates.ratelimit import rate_limited, scope_client_address
@@ -38,6 +38,19 @@ def since_asked(scope: Mapping[str, Any]) -> int | None:
         raise ValueError(first_error(form))
     since: int = form.cleaned_data["since"]
     return since
+
+
+def encoding_asked(scope: Mapping[str, Any]) -> int:
+    """The encoding of the frames the reader asked for, from ?entry= on the socket's URL:
+    delivery.CARD for "card" (the live page), else delivery.FULL. Raises ValueError with
+    the reason."""
+    query = QueryDict(scope["query_string"])
+    if "entry" not in query:
+        return delivery.FULL
+    form = SocketEntryForm(query)
+    if not form.is_valid():
+        raise ValueError(first_error(form))
+    return delivery.CARD if form.cleaned_data["entry"] == "card" else delivery.FULL
 
 
 class LiveConsumer(AsyncWebsocketConsumer):
@@ -89,6 +102,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
             return await self.close(code=TOO_MANY_CONNECTIONS)
         try:
             since = since_asked(self.scope)
+            encoding = encoding_asked(self.scope)
         except ValueError as reason:
             return await self.close(code=BAD_QUERY, reason=str(reason))
         event = await joining.event_to_join(self.scope["url_route"]["kwargs"]["slug"])
@@ -96,7 +110,9 @@ class LiveConsumer(AsyncWebsocketConsumer):
             return await self.close(code=NO_SUCH_EVENT)
         if event.status == Event.Status.ENDED:
             return await self.close(code=EVENT_ENDED)
-        self.subscription = await joining.join(event, since=since, send=self.send)
+        self.subscription = await joining.join(
+            event, since=since, send=self.send, encoding=encoding
+        )
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         await self.close(code=READER_SENT_A_MESSAGE)

@@ -2,10 +2,12 @@
 
 One delivery per process, not per reader: each Daphne process keeps one channel on the
 channel layer and joins it to the group of every event it has readers of. A publish
-is one group message carrying the already encoded frame; the receiving process hands
-that same string to each of its readers of the event. (Putting every reader's consumer
-in the group instead costs a channel-layer message per reader: a p99 several times
-higher at 5,000 readers, measured in issue 2.)
+is one group message carrying the already encoded frame, in both encodings (the whole
+ENTRY, and the compact one a reader's socket asks for with ?entry=card); the receiving
+process hands each of its readers of the event one of those two strings, the one its
+socket asked for. (Putting every reader's consumer in the group instead costs a
+channel-layer message per reader: a p99 several times higher at 5,000 readers, measured
+in issue 2.)
 
 Changes to one event that arrive while its previous fan-out is still under way (a
 burst: an editor's quick fixes, a scheduled batch going live) go to each reader as one
@@ -19,6 +21,7 @@ Nothing outside this module knows about groups or channels.
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any, NamedTuple
 
 from asgiref.sync import async_to_sync
 from channels.layers import BaseChannelLayer, get_channel_layer
@@ -42,15 +45,46 @@ BATCH_START = '{"type":"batch","messages":['
 BATCH_END = "]}"
 
 SendFrame = Callable[[str], Awaitable[None]]
-# A change as it travels: its revision, and its encoded websocket frame.
-Change = tuple[int, str]
+
+# The encodings of a frame a reader's socket may ask for, as indexes into Frames: a
+# fan-out hands each reader frames[its encoding], a choice made once, at its connect.
+FULL, CARD = 0, 1
 
 
-def frame_of(changes: list[Change]) -> str:
+class Frames(NamedTuple):
+    """One websocket frame, encoded once in each encoding (indexed by FULL and CARD)."""
+
+    # The whole ENTRY (docs/api.md): every reader that did not ask for less.
+    full: str
+    # ?entry=card: the ENTRY as the live page reads it (serialize.card_fields).
+    card: str
+
+    @classmethod
+    def same(cls, frame: str) -> "Frames":
+        """A frame without an entry's fields (a tombstone, the event's change, a heartbeat):
+        one string for every reader."""
+        return cls(frame, frame)
+
+
+class Change(NamedTuple):
+    """A change as it travels: its revision, and its websocket frame in each encoding."""
+
+    revision: int
+    frames: Frames
+
+
+def frame_of(changes: list[Change]) -> Frames:
     """One websocket frame for changes to one event, in order: the change itself if alone."""
     if len(changes) == 1:
-        return changes[0][1]
-    return BATCH_START + ",".join(frame for _, frame in changes) + BATCH_END
+        return changes[0].frames
+    # Each encoding's batch joins that encoding's frames: a compact reader's is compact.
+    return Frames(
+        *(_batch([change.frames[encoding] for change in changes]) for encoding in (FULL, CARD))
+    )
+
+
+def _batch(frames: list[str]) -> str:
+    return BATCH_START + ",".join(frames) + BATCH_END
 
 
 def group_name(event_id: int) -> str:
@@ -58,28 +92,50 @@ def group_name(event_id: int) -> str:
     return f"event-{event_id}"
 
 
-def publish(event_id: int, revision: int, frame: str) -> None:
-    """Send one encoded frame to every reader of the event, in every process.
+def publish(event_id: int, change: Change) -> None:
+    """Send a change's frame to every reader of the event, in every process, each in the
+    encoding its socket asked for.
 
     Call after commit from synchronous code. Never raises: a failed delivery is logged,
     and readers catch up from the revision.
     """
     try:
-        async_to_sync(_publish)(event_id, revision, frame)
+        async_to_sync(_publish)(event_id, change)
     except Exception:
-        logger.exception("Could not deliver revision %s of event %s", revision, event_id)
+        logger.exception("Could not deliver revision %s of event %s", change.revision, event_id)
 
 
-async def _publish(event_id: int, revision: int, frame: str) -> None:
-    message = {"type": MESSAGE_TYPE, "event": event_id, "revision": revision, "frame": frame}
+async def _publish(event_id: int, change: Change) -> None:
+    frames = change.frames
+    message = {
+        "type": MESSAGE_TYPE,
+        "event": event_id,
+        "revision": change.revision,
+        "frame": frames.full,
+    }
+    # Both encodings in the one message: a receiving process never encodes a frame again.
+    # Left out when it is the same string (see _change_received).
+    if frames.card != frames.full:
+        message["card_frame"] = frames.card
     async with asyncio.timeout(PUBLISH_TIMEOUT_SECONDS):
         await _layer().group_send(group_name(event_id), message)
 
 
-async def subscribe(event_id: int, send: SendFrame, *, reader: bool = True) -> "Subscription":
-    """Start receiving the event's frames. Nothing is sent until Subscription.start().
-    reader False: a journalist's desk, which hears what readers hear but is not one."""
-    return await _hub().subscribe(event_id, send, reader=reader)
+def _change_received(message: dict[str, Any]) -> Change:
+    """The change a group message carries (see _publish). Without a card_frame, the frame
+    is the same in both encodings: so too from a process that predates them, while a
+    rolling deploy has both kinds running."""
+    frame = message["frame"]
+    return Change(message["revision"], Frames(frame, message.get("card_frame", frame)))
+
+
+async def subscribe(
+    event_id: int, send: SendFrame, *, reader: bool = True, encoding: int = FULL
+) -> "Subscription":
+    """Start receiving the event's frames, in the encoding given (FULL or CARD). Nothing is
+    sent until Subscription.start(). reader False: a journalist's desk, which hears what
+    readers hear but is not one."""
+    return await _hub().subscribe(event_id, send, reader=reader, encoding=encoding)
 
 
 def local_event_ids() -> list[int]:
@@ -120,7 +176,7 @@ def note_revision(event_id: int, revision: int) -> None:
 
 async def send_local(event_id: int, frame: str) -> None:
     """Send a frame that is not a change (a heartbeat) to this process's readers of the event."""
-    await _hub().fan_out(event_id, None, frame)
+    await _hub().fan_out(event_id, None, Frames.same(frame))
 
 
 class Subscription:
@@ -130,10 +186,19 @@ class Subscription:
     told its starting revision first and then get every later change, in order.
     """
 
-    def __init__(self, hub: "Hub", event_id: int, send: SendFrame, *, reader: bool = True) -> None:
+    def __init__(
+        self,
+        hub: "Hub",
+        event_id: int,
+        send: SendFrame,
+        *,
+        reader: bool = True,
+        encoding: int = FULL,
+    ) -> None:
         self.hub = hub
         self.event_id = event_id
         self.reader = reader
+        self.encoding = encoding
         self._send = send
         self._held: list[Change] | None = []
         self._after_revision = 0
@@ -147,24 +212,25 @@ class Subscription:
             await self._send_new(held, frame_of(held))
         self._held = None
 
-    async def push(self, changes: list[Change] | None, frame: str) -> None:
-        """frame: the changes, in order, as one websocket frame (see frame_of).
-        changes None: a frame about the event's state (a heartbeat), not a change; it is
-        sent only once started, whatever the reader has seen, and never held."""
+    async def push(self, changes: list[Change] | None, frames: Frames) -> None:
+        """frames: the changes, in order, as one websocket frame in each encoding (see
+        frame_of), built once for every reader. changes None: a frame about the event's
+        state (a heartbeat), not a change; it is sent only once started, whatever the
+        reader has seen, and never held."""
         if self._held is not None:
             if changes is not None:
                 self._held.extend(changes)
         elif changes is None:
-            await self._send(frame)
+            await self._send(frames[self.encoding])
         else:
-            await self._send_new(changes, frame)
+            await self._send_new(changes, frames)
 
-    async def _send_new(self, changes: list[Change], frame: str) -> None:
-        new = [change for change in changes if change[0] > self._after_revision]
+    async def _send_new(self, changes: list[Change], frames: Frames) -> None:
+        new = [change for change in changes if change.revision > self._after_revision]
         if len(new) == len(changes):
-            await self._send(frame)
+            await self._send(frames[self.encoding])
         elif new:
-            await self._send(frame_of(new))
+            await self._send(frame_of(new)[self.encoding])
 
     async def close(self) -> None:
         await self.hub.unsubscribe(self)
@@ -202,8 +268,10 @@ class Hub:
         if event_id in self.readers:
             self.revisions[event_id] = max(self.revisions.get(event_id, 0), revision)
 
-    async def subscribe(self, event_id: int, send: SendFrame, *, reader: bool) -> Subscription:
-        subscription = Subscription(self, event_id, send, reader=reader)
+    async def subscribe(
+        self, event_id: int, send: SendFrame, *, reader: bool, encoding: int
+    ) -> Subscription:
+        subscription = Subscription(self, event_id, send, reader=reader, encoding=encoding)
         async with self._lock:
             if self._channel is None:
                 self._channel = await self.layer.new_channel()
@@ -237,14 +305,14 @@ class Hub:
                     # for an event with no readers here are dropped on arrival.
                     logger.warning("Could not leave the group of event %s", subscription.event_id)
 
-    async def fan_out(self, event_id: int, changes: list[Change] | None, frame: str) -> None:
+    async def fan_out(self, event_id: int, changes: list[Change] | None, frames: Frames) -> None:
         # One fan-out at a time, so that a heartbeat never interleaves with a change.
         async with self._fan_out_lock:
             for number, subscription in enumerate(list(self.readers.get(event_id, ()))):
                 if number and number % READERS_PER_LOOP_TURN == 0:
                     await asyncio.sleep(0)
                 try:
-                    await subscription.push(changes, frame)
+                    await subscription.push(changes, frames)
                 except Exception:
                     # A reader whose socket just closed must not cost the others their update.
                     logger.debug("Could not send to a reader of event %s", event_id, exc_info=True)
@@ -268,8 +336,8 @@ class Hub:
                 await asyncio.sleep(1)
                 continue
             failing = False
-            change = (message["revision"], message["frame"])
-            self.note_revision(message["event"], message["revision"])
+            change = _change_received(message)
+            self.note_revision(message["event"], change.revision)
             self._arrived.setdefault(message["event"], []).append(change)
             self._changes_arrived.set()
             # Let an idle fan-out take it now: only changes that arrive while one is under

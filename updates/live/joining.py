@@ -54,13 +54,19 @@ def _find_event(slug: str) -> EventToJoin | None:
 
 
 async def join(
-    event: EventToJoin, *, since: int | None, send: delivery.SendFrame, reader: bool = True
+    event: EventToJoin,
+    *,
+    since: int | None,
+    send: delivery.SendFrame,
+    reader: bool = True,
+    encoding: int = delivery.FULL,
 ) -> delivery.Subscription:
-    """Subscribe a reader to the event, send it its hello, then every later change.
-    reader False: a journalist's desk, which is not counted among the readers."""
+    """Subscribe a reader to the event, send it its hello, then every later change in the
+    encoding given (delivery.FULL or CARD). reader False: a journalist's desk, which is
+    not counted among the readers."""
     # Subscribed before the revision is learnt: a change committed in between is held by
     # the subscription and sent after the hello, so none is missed.
-    subscription = await delivery.subscribe(event.id, send, reader=reader)
+    subscription = await delivery.subscribe(event.id, send, reader=reader, encoding=encoding)
     try:
         frame, revision = await hello(event, since=since)
         await send(frame)
