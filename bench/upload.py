@@ -143,21 +143,30 @@ def journalist_create() -> None:
     JournalistProfile.objects.create(user=user, display_name="Bench Journalist")
 
 
-def post_fields(headline: str, photo: bytes) -> dict:
-    """The desk's post form as a browser sends it with one picture in its first row."""
+def post_fields(
+    headline: str,
+    photo: bytes | None,
+    body: str = "<p>The count at the leisure centre, from the gallery.</p>",
+) -> dict:
+    """The desk's post form as a browser sends it, with the photo in its first picture
+    row if there is one."""
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    return {
+    fields = {
         "headline": headline,
-        "body": "<p>The count at the leisure centre, from the gallery.</p>",
+        "body": body,
         "byline": "Bench Journalist",
         "published_at": "",  # as of posting
         "embed_url": "",
         "embed_title": "",
-        "pictures-TOTAL_FORMS": "1",
+        "pictures-TOTAL_FORMS": "0" if photo is None else "1",
         "pictures-INITIAL_FORMS": "0",
         "pictures-MIN_NUM_FORMS": "0",
         "pictures-MAX_NUM_FORMS": "10",
+    }
+    if photo is None:
+        return fields
+    return fields | {
         "pictures-0-file": SimpleUploadedFile("photo.jpg", photo, content_type="image/jpeg"),
         "pictures-0-alt": "Counting agents at the tables",
         "pictures-0-caption": "",

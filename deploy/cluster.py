@@ -113,12 +113,17 @@ class Cluster:
                 process.popen.kill()
                 process.popen.wait(timeout=STOP_SECONDS)
 
-    def restart(self, process: Process) -> Process:
-        """Stops process (SIGTERM) and starts it again on its port, as systemd restarts a
-        unit at a deploy; returns once it serves again."""
+    def stop_one(self, process: Process) -> None:
+        """Stops process (SIGTERM), as systemd stops a unit; start() it again with its
+        name, command and port."""
         process.popen.terminate()
         process.popen.wait(timeout=STOP_SECONDS)
         self.processes.remove(process)
+
+    def restart(self, process: Process) -> Process:
+        """Stops process and starts it again on its port, as systemd restarts a unit at a
+        deploy; returns once it serves again."""
+        self.stop_one(process)
         return self.start(process.name, process.command, process.port, process.ready)
 
     def gone(self) -> list[Process]:
@@ -148,12 +153,11 @@ def environment(redis_url: str) -> dict[str, str]:
     }
 
 
-def run(cluster: Cluster, daphnes: int, port: int) -> None:
+def serve(cluster: Cluster, daphnes: int, port: int, nginx_workers: int | None = None) -> None:
+    """Starts gunicorn, the Daphne processes and nginx in front of them on port; returns
+    once each serves (bench/cluster.py measures this shape too). nginx_workers: see
+    local_nginx.nginx_config()."""
     python = sys.executable
-    manage = [python, "manage.py"]
-    for step in (["migrate", "--noinput"], ["collectstatic", "--noinput", "-v0"], ["load_demo"]):
-        subprocess.run([*manage, *step], cwd=ROOT, env=cluster.env, check=True)
-
     gunicorn_port = free_port()
     cluster.start(
         "gunicorn",
@@ -180,6 +184,7 @@ def run(cluster: Cluster, daphnes: int, port: int) -> None:
         gunicorn_port=gunicorn_port,
         daphne_ports=daphne_ports,
         media_root=Path(cluster.env.get("MEDIA_ROOT") or ROOT / "media"),
+        workers=nginx_workers,
     )
     nginx = local_nginx.nginx_binary()
     assert nginx is not None  # checked in main()
@@ -189,6 +194,13 @@ def run(cluster: Cluster, daphnes: int, port: int) -> None:
         port,
         f"http://127.0.0.1:{port}/healthz",
     )
+
+
+def run(cluster: Cluster, daphnes: int, port: int) -> None:
+    manage = [sys.executable, "manage.py"]
+    for step in (["migrate", "--noinput"], ["collectstatic", "--noinput", "-v0"], ["load_demo"]):
+        subprocess.run([*manage, *step], cwd=ROOT, env=cluster.env, check=True)
+    serve(cluster, daphnes, port)
 
     print(f"\nServing http://127.0.0.1:{port}/ (Ctrl+C stops everything)")
     for process in cluster.processes:

@@ -4,12 +4,14 @@ file an operator copies, with only what the operator replaces replaced."""
 
 import getpass
 import os
+import resource
 import shutil
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 CONFIG = Path(__file__).resolve().parent / "nginx.conf"
+OPEN_FILES = 70000  # its worker_rlimit_nofile
 
 
 def nginx_binary() -> str | None:
@@ -59,13 +61,17 @@ def nginx_config(
     gunicorn_port: int,
     daphne_ports: Sequence[int],
     media_root: Path | None = None,
+    workers: int | None = None,
 ) -> Path:
     """deploy/nginx.conf with the ports, a self-signed certificate, and the paths of a
     system install (pid, logs, cache and temporary files go in `directory`, /media/ from
     media_root if given, and the workers run as this user). With https_port None, the site
     is served over plain HTTP on http_port (make cluster), with no redirect to HTTPS and no
     limit of connections per address (every reader on this machine is 127.0.0.1).
-    Raises ValueError if the file no longer has one of them."""
+    workers: that many worker processes instead of one per core, each taking an even share
+    of the connections (reuseport), for a crowd that one per core cannot hold under this
+    machine's limit of open files per process (bench/cluster.py). Raises ValueError if the
+    file no longer has one of them."""
     cert, key = self_signed_certificate(directory)
     config = CONFIG.read_text()
     temp_paths = "".join(
@@ -99,6 +105,15 @@ def nginx_config(
         replacements["proxy_set_header Host $host;"] = "proxy_set_header Host $http_host;"
         # Every reader of a cluster on one machine comes from 127.0.0.1.
         replacements["limit_conn per_address 500;"] = "limit_conn per_address 60000;"
+    if workers is not None:
+        replacements["worker_processes auto;"] = f"worker_processes {workers};"
+        listen = replacements["listen 443 ssl http2;"]
+        replacements["listen 443 ssl http2;"] = listen.replace(";", " reuseport;", 1)
+    # Without the privilege to raise it (a container's root may lack it), nginx keeps the
+    # limit it was started with and logs an alert per worker.
+    hard_limit = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    if hard_limit < OPEN_FILES:
+        replacements[f"worker_rlimit_nofile {OPEN_FILES};"] = f"worker_rlimit_nofile {hard_limit};"
     if media_root is not None:
         replacements["alias /srv/liveblog/media/;"] = f"alias {media_root}/;"
     for old, new in replacements.items():

@@ -7,6 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+from django.conf import settings
+
+from deploy import local_nginx
+
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 PERFORMANCE = ROOT / "docs" / "performance.md"
@@ -69,6 +74,29 @@ def test_the_reconnect_storm_benchmark_brings_every_reader_back_exact_in_a_smoke
     printed = smoke_run("storm.py", redis_url, timeout=180)
     assert "200  liveblog" in printed
     assert "200  bare" in printed
+
+
+@pytest.mark.load
+def test_the_cluster_benchmark_delivers_every_frame_and_brings_every_reader_back_exact(
+    redis_url,
+):
+    database = settings.DATABASES["default"]
+    if database["ENGINE"] != "django.db.backends.postgresql":
+        pytest.skip("bench/cluster.py runs on PostgreSQL: set DATABASE_URL (CI does)")
+    if local_nginx.nginx_binary() is None:
+        pytest.skip("bench/cluster.py needs nginx: apt-get install nginx-light")
+    password = f":{database['PASSWORD']}" if database["PASSWORD"] else ""
+    server = f"{database['USER']}{password}@{database['HOST']}:{database['PORT'] or 5432}"
+    printed = smoke_run(
+        "cluster.py",
+        redis_url,
+        "--database-url",
+        f"postgres://{server}/liveblog_bench_cluster_smoke",
+        timeout=300,
+    )
+    assert re.search(r"^ +400  liveblog +2000/2000 ", printed, re.M), printed
+    assert re.search(r"^ +400  bare +2000/2000 ", printed, re.M), printed
+    assert "400  liveblog" in printed.split("Reconnect storm")[1], printed
 
 
 def test_the_frames_benchmark_weighs_three_typical_entries():

@@ -378,6 +378,19 @@ def test_nginx_lets_concurrent_requests_for_a_page_it_never_keeps_through_togeth
     assert max(answered_in) < 0.45, answered_in
 
 
+def test_the_deploy_files_let_each_process_hold_a_crowd_of_20000_readers():
+    # Each reader is a socket in a Daphne process and two in nginx, and the kernel does not
+    # spread connections evenly over nginx's workers: one may take the whole crowd.
+    crowd = 20_000
+    unit = (DEPLOY / "liveblog-daphne@.service").read_text()
+    assert int(re.search(r"^LimitNOFILE=(\d+)$", unit, re.M).group(1)) > crowd
+    config = (DEPLOY / "nginx.conf").read_text()
+    connections = int(re.search(r"worker_connections (\d+);", config).group(1))
+    open_files = int(re.search(r"worker_rlimit_nofile (\d+);", config).group(1))
+    assert connections >= 2 * crowd
+    assert open_files > connections
+
+
 def test_nginx_sends_plain_http_to_https(nginx):
     request = urllib.request.Request(nginx.http + "/live/harbourside/?order=oldest")
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), NoRedirects())
