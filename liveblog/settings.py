@@ -40,8 +40,8 @@ SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 60 * 60 * 24 * 365 if HTTPS
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=HTTPS)
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=HTTPS)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if HTTPS else None
-# /healthz answers the proxy's plain-HTTP health check.
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+# /healthz and /readyz answer the proxy's or orchestrator's plain-HTTP probes.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 
 # The other headers SecurityMiddleware and XFrameOptionsMiddleware send, set here on
 # purpose (tests/test_security_headers.py holds them):

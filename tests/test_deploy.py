@@ -160,6 +160,17 @@ def test_gunicorn_with_the_deploy_config_serves_the_live_page_the_api_and_the_ad
     assert "Log out" in admin
 
 
+def test_gunicorn_and_daphne_both_answer_the_readiness_probe(gunicorn, reader_server):
+    for server in (gunicorn, reader_server):
+        status, _, body = Browser().get(server.url + "/readyz")
+        assert status == 200, body
+        # Both checked for real: daphne_env gives every process the test database and Redis.
+        assert {name: check["ok"] for name, check in json.loads(body)["checks"].items()} == {
+            "database": True,
+            "redis": True,
+        }
+
+
 # nginx ------------------------------------------------------------------------------------
 
 

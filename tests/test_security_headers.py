@@ -98,6 +98,7 @@ def pages(event: Event, entry: Entry) -> dict[str, tuple[str, bool, int]]:
         "JSON API": ("/api/events/harbourside/entries/", False, 200),
         "JSON API error": ("/api/events/harbourside/entries/?limit=0", False, 400),
         "health check": ("/healthz", False, 200),
+        "readiness check": ("/readyz", False, 200),
     }
 
 

@@ -13,7 +13,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
-from updates import edge
+from updates import edge, readiness
 from updates.answers import changes_json, entry_page_body
 from updates.forms import BadQuery, ChangesForm, entries_asked, first_error
 from updates.held_pages import HELD_SECONDS
@@ -114,6 +114,16 @@ def health(request: HttpRequest) -> HttpResponse:
     new Daphne process's jobs, see liveblog/asgi.py), and the trivial view the HTTP
     benchmark measures against."""
     return json_response({"status": "ok"})
+
+
+@csrf_exempt  # any other method hears 405, not the CSRF middleware's 403
+@require_GET
+@never_cache  # a probe asks about now; and out of json_api: no rate limit counts it
+def ready(request: HttpRequest) -> HttpResponse:
+    """For a load balancer or orchestrator: 503 while the database or Redis does not answer
+    (updates/readiness.py)."""
+    ok, body = readiness.report()
+    return json_response(body, status=200 if ok else 503)
 
 
 @json_api
