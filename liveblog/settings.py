@@ -283,11 +283,27 @@ STORAGES = {
 
 LOGIN_URL = "admin:login"
 
+# plain: lines for people. json: one JSON object a line for a log collector, with time,
+# level, logger and message, and the fields a line carries besides (a publish's event,
+# entry, revision, user and commit_to_publish_ms: updates/live/broadcast.py).
+LOG_FORMAT = env_str("LOG_FORMAT", "plain")
+LOG_FORMATS = {
+    "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+    "json": {
+        "()": "pythonjsonlogger.json.JsonFormatter",
+        "fmt": "%(levelname)s %(name)s %(message)s",
+        "rename_fields": {"levelname": "level", "name": "logger"},
+        # ISO 8601 in UTC, as the API's times.
+        "timestamp": "time",
+    },
+}
+if LOG_FORMAT not in LOG_FORMATS:
+    raise ImproperlyConfigured(f"LOG_FORMAT must be plain or json, not {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {LOG_FORMAT: LOG_FORMATS[LOG_FORMAT]},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": "INFO"},
     "loggers": {
         # Replaces Django's own console handler, which would print every line twice.

@@ -46,6 +46,19 @@ def wait_for(check, *, timeout: float, what: str) -> None:
         time.sleep(0.05)
 
 
+def django_process(program: str, **environment: str) -> subprocess.CompletedProcess[str]:
+    """Runs program in a Python process of its own, Django set up with liveblog's settings
+    under this environment (a process reads its settings once); its output captured."""
+    return subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()\n" + program],
+        cwd=settings.BASE_DIR,
+        env=os.environ | {"DJANGO_SETTINGS_MODULE": "liveblog.settings", **environment},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
 def database_url(db: dict) -> str:
     """The DATABASE_URL of the database this process uses (the test database, once set up)."""
     if db["ENGINE"] == "django.db.backends.sqlite3":

@@ -2,19 +2,17 @@
 every rendition, or refused with a message for the journalist and nothing stored."""
 
 import io
-import os
 import subprocess
-import sys
 import zlib
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import FileSystemStorage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import ExifTags, Image, ImageCms
 
+from tests.servers import django_process
 from updates.pictures import (
     MAX_PIXELS,
     MAX_UPLOAD_BYTES,
@@ -303,21 +301,12 @@ def test_a_storage_failing_midway_leaves_no_file_and_is_raised_as_it_is(tmp_path
 
 
 def settings_storage(**environment: str) -> subprocess.CompletedProcess[str]:
-    """The default storage and a picture's address under these settings, in a process of
-    its own (settings are read once)."""
-    program = (
-        "import django; django.setup()\n"
+    """The default storage and a picture's address under these settings."""
+    return django_process(
         "from django.core.files.storage import storages\n"
         "s = storages['default']\n"
-        "print(type(s).__module__, type(s).__name__, s.url('pictures/ab/ab-480.webp'))"
-    )
-    return subprocess.run(
-        [sys.executable, "-c", program],
-        cwd=settings.BASE_DIR,
-        env=os.environ | {"DJANGO_SETTINGS_MODULE": "liveblog.settings", **environment},
-        capture_output=True,
-        text=True,
-        timeout=60,
+        "print(type(s).__module__, type(s).__name__, s.url('pictures/ab/ab-480.webp'))",
+        **environment,
     )
 
 

@@ -89,9 +89,12 @@ def _record(entry: Entry, *, action: str, by: User | None, fields: Iterable[str]
     )
 
 
-def _save_and_tell_readers(entry: Entry, *, was_live: bool, now: datetime | None = None) -> None:
+def _save_and_tell_readers(
+    entry: Entry, *, was_live: bool, who: str, now: datetime | None = None
+) -> None:
     """Save the entry and, if readers could or can now see it, number the change and
-    tell them after commit: new to them, changed, or gone. Call under _event_lock()."""
+    tell them after commit: new to them, changed, or gone. Call under _event_lock().
+    who: whose change it is, as the publish's log line names it (_who)."""
     entry.live = entry.should_be_live(now)
     if was_live or entry.live:
         entry.revision = _event_take_revision(entry.event_id)
@@ -108,7 +111,12 @@ def _save_and_tell_readers(entry: Entry, *, was_live: bool, now: datetime | None
         # through the same delivery, are (updates/live/desk_news.py).
         transaction.on_commit(lambda: desk_news.entry_changed(entry))
         return
-    transaction.on_commit(lambda: broadcast.send_entry_change(kind, entry))
+    transaction.on_commit(lambda: broadcast.send_entry_change(kind, entry, who=who))
+
+
+def _who(user: User | None) -> str:
+    """Whose change it is, for the log: the username, or "system" (a command, the demo)."""
+    return user.get_username() if user else "system"
 
 
 def publishes_directly(user: User | None) -> bool:
@@ -181,7 +189,7 @@ def event_update(*, event: Event, changes: dict[str, Any], by: User | None = Non
     event.revision = _event_take_revision(event.pk)
     event.full_clean()
     event.save()
-    transaction.on_commit(lambda: broadcast.send_event_change(event))
+    transaction.on_commit(lambda: broadcast.send_event_change(event, who=_who(by)))
     return event
 
 
@@ -218,7 +226,7 @@ def entry_publish(
     )
     entry.full_clean(exclude=["revision"])
     _event_lock(event.pk)
-    _save_and_tell_readers(entry, was_live=False)
+    _save_and_tell_readers(entry, was_live=False, who=_who(author))
     _record(entry, action="created", by=author)
     action = AuditRecord.Action.POSTED if direct else AuditRecord.Action.SUBMITTED
     audit.record(action, by=author, entry=entry, details=_entry_details(entry))
@@ -265,7 +273,7 @@ def entry_update(
     if was_live and any(getattr(stored, name) != words_before[name] for name in ENTRY_WORDS):
         stored.edited_at = timezone.now()
     stored.full_clean(exclude=["revision"])
-    _save_and_tell_readers(stored, was_live=was_live)
+    _save_and_tell_readers(stored, was_live=was_live, who=_who(by))
     audit.record(
         _update_action(changes),
         by=by,
@@ -293,7 +301,7 @@ def entry_delete(*, entry: Entry, by: User | None = None) -> Entry:
     was_live = entry.live
     entry.deleted_at = timezone.now()
     _record(entry, action="deleted", by=by)
-    _save_and_tell_readers(entry, was_live=was_live)
+    _save_and_tell_readers(entry, was_live=was_live, who=_who(by))
     audit.record(AuditRecord.Action.DELETED, by=by, entry=entry, details=_entry_details(entry))
     return entry
 
@@ -306,7 +314,7 @@ def entry_restore(*, entry: Entry, by: User | None = None) -> Entry:
         return entry
     entry.deleted_at = None
     _record(entry, action="restored", by=by)
-    _save_and_tell_readers(entry, was_live=False)
+    _save_and_tell_readers(entry, was_live=False, who=_who(by))
     audit.record(AuditRecord.Action.RESTORED, by=by, entry=entry, details=_entry_details(entry))
     return entry
 
@@ -322,7 +330,7 @@ def entry_approve(*, entry: Entry, by: User) -> Entry:
         raise ValidationError("This entry is not awaiting approval.")
     entry.review, entry.review_note = Entry.Review.NONE, ""
     _record(entry, action="approved", by=by)
-    _save_and_tell_readers(entry, was_live=False)
+    _save_and_tell_readers(entry, was_live=False, who=_who(by))
     audit.record(AuditRecord.Action.APPROVED, by=by, entry=entry, details=_entry_details(entry))
     return entry
 
@@ -341,7 +349,7 @@ def entry_return(*, entry: Entry, by: User, note: str) -> Entry:
         raise ValidationError("This entry is not awaiting approval.")
     entry.review, entry.review_note = Entry.Review.RETURNED, note
     _record(entry, action="returned", by=by)
-    _save_and_tell_readers(entry, was_live=False)
+    _save_and_tell_readers(entry, was_live=False, who=_who(by))
     audit.record(AuditRecord.Action.RETURNED, by=by, entry=entry, details={"note": note})
     return entry
 
@@ -361,7 +369,7 @@ def entry_publish_due(*, now: datetime | None = None) -> list[Entry]:
             entry.refresh_from_db()
             if entry.live or not entry.should_be_live(now):
                 continue
-            _save_and_tell_readers(entry, was_live=False, now=now)
+            _save_and_tell_readers(entry, was_live=False, who="scheduler", now=now)
             _record(entry, action="went live", by=None)
             audit.record(
                 AuditRecord.Action.WENT_LIVE, by=None, entry=entry, details=_entry_details(entry)

@@ -7,6 +7,7 @@ One publish (a journalist saves; any process, Daphne or gunicorn):
                                         compact (the live page's ?entry=card)
         -> delivery.publish             one message to the event's group on the channel layer,
                                         carrying both
+      then one log line (liveblog.publish): event, entry, revision, who, ms from commit
     ... in every Daphne process with readers of the event:
         delivery.Hub (receive)          notes the revision heard; changes that arrive while a
                                         fan-out is under way wait and go out as one batch

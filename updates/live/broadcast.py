@@ -4,6 +4,9 @@ A change of entry is encoded twice, once per encoding a reader's socket may ask 
 whole ENTRY (docs/api.md), and the compact one the live page asks for (?entry=card),
 without the raw fields its card already shows."""
 
+import logging
+import time
+
 import orjson
 
 from updates.live import delivery
@@ -14,6 +17,10 @@ ENTRY_CREATED = "entry.created"
 ENTRY_UPDATED = "entry.updated"
 ENTRY_DELETED = "entry.deleted"
 EVENT_UPDATED = "event.updated"
+
+# One line per publish (see _publish_and_log), under a name of its own so that it can be
+# routed or silenced apart from the rest.
+publish_log = logging.getLogger("liveblog.publish")
 
 
 def encode(message: dict[str, object]) -> str:
@@ -47,14 +54,57 @@ def entry_change_frame(kind: str, entry: Entry) -> delivery.Change:
     )
 
 
-def send_entry_change(kind: str, entry: Entry) -> None:
-    """Call after commit (transaction.on_commit): readers may fetch the entry at once."""
-    delivery.publish(entry.event_id, entry_change_frame(kind, entry))
+def send_entry_change(kind: str, entry: Entry, *, who: str) -> None:
+    """Call after commit (transaction.on_commit): readers may fetch the entry at once.
+    who: whose change it is, for the log (a username, or "scheduler")."""
+    committed = time.perf_counter()
+    change = entry_change_frame(kind, entry)
+    what = f"entry {entry.pk}, {kind.removeprefix('entry.')}"
+    _publish_and_log(entry.event_id, change, committed, what, kind=kind, entry=entry.pk, who=who)
 
 
-def send_event_change(event: Event) -> None:
+def send_event_change(event: Event, *, who: str) -> None:
     """Call after commit (transaction.on_commit)."""
+    committed = time.perf_counter()
     message = {"type": EVENT_UPDATED, "revision": event.revision, "event": event_to_dict(event)}
-    delivery.publish(
-        event.pk, delivery.Change(event.revision, delivery.Frames.same(encode(message)))
-    )
+    change = delivery.Change(event.revision, delivery.Frames.same(encode(message)))
+    _publish_and_log(event.pk, change, committed, "event updated", kind=EVENT_UPDATED, who=who)
+
+
+def _publish_and_log(
+    event_id: int,
+    change: delivery.Change,
+    committed: float,
+    what: str,
+    *,
+    kind: str,
+    who: str,
+    entry: int | None = None,
+) -> None:
+    """Publish, then the one log line that ties the save to its delivery: committed is
+    when the commit's callbacks reached the change (time.perf_counter())."""
+    sent = delivery.publish(event_id, change)
+    ms = (time.perf_counter() - committed) * 1000
+    # Fields of their own for LOG_FORMAT=json (liveblog/settings.py). "sent": the channel
+    # layer took the group message. How many processes it reached is not known here:
+    # channels-redis drops the count of subscribers Redis's PUBLISH answers.
+    fields = {
+        "event": event_id,
+        "entry": entry,
+        "revision": change.revision,
+        "change": kind,
+        "user": who,
+        "commit_to_publish_ms": round(ms, 1),
+        "sent": sent,
+    }
+    said = (change.revision, event_id, what, who, ms)
+    if sent:
+        publish_log.info(
+            "Published revision %s of event %s (%s) by %s in %.1f ms", *said, extra=fields
+        )
+    else:
+        publish_log.warning(
+            "Revision %s of event %s (%s) by %s was not published (%.1f ms): readers catch up",
+            *said,
+            extra=fields,
+        )

@@ -92,9 +92,9 @@ def group_name(event_id: int) -> str:
     return f"event-{event_id}"
 
 
-def publish(event_id: int, change: Change) -> None:
+def publish(event_id: int, change: Change) -> bool:
     """Send a change's frame to every reader of the event, in every process, each in the
-    encoding its socket asked for.
+    encoding its socket asked for. True once the channel layer has taken the group message.
 
     Call after commit from synchronous code. Never raises: a failed delivery is logged,
     and readers catch up from the revision.
@@ -103,6 +103,8 @@ def publish(event_id: int, change: Change) -> None:
         async_to_sync(_publish)(event_id, change)
     except Exception:
         logger.exception("Could not deliver revision %s of event %s", change.revision, event_id)
+        return False
+    return True
 
 
 async def _publish(event_id: int, change: Change) -> None:
