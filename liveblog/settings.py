@@ -126,6 +126,8 @@ MIDDLEWARE = [
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # A view the database could not serve: a 503 that keeps what was posted, not a 500.
+    "liveblog.database_down.DatabaseDownMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -162,8 +164,21 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    from psycopg_pool import ConnectionPool
+
     DATABASES["default"]["OPTIONS"] = {
-        "pool": {"min_size": 2, "max_size": env_int("DATABASE_POOL_SIZE", 20), "timeout": 10}
+        "pool": {
+            "min_size": 2,
+            "max_size": env_int("DATABASE_POOL_SIZE", 20),
+            # How long a request waits for a connection: a process never runs more
+            # requests at once than it has connections, so a wait means PostgreSQL is not
+            # answering, and the desk should say so soon (liveblog/database_down.py).
+            "timeout": 3,
+            # Each connection is checked before it is handed out: after PostgreSQL restarts
+            # or fails over, the dead ones are replaced, not given to a request that fails
+            # (tests/faults/test_database_down.py).
+            "check": ConnectionPool.check_connection,
+        }
     }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = {

@@ -25,6 +25,8 @@ class Cluster:
     processes: dict[str, tuple[int, str]] = field(default_factory=dict)
     # What it prints, line by line, read by a thread of its own (None once it exits).
     lines: queue.Queue[str | None] = field(default_factory=queue.Queue)
+    # What it printed up to serving: the demo's logins among it.
+    said: list[str] = field(default_factory=list)
 
     @property
     def url(self) -> str:
@@ -88,7 +90,8 @@ def cluster_start(env: dict[str, str], daphnes: int = 2) -> Cluster:
     cluster = Cluster(port, command)
     threading.Thread(target=_read_lines, args=(command, cluster.lines), daemon=True).start()
     try:
-        cluster.wait_until_said("kill -HUP", timeout=START_SECONDS)  # the last line it prints
+        # The last line it prints.
+        cluster.said = cluster.wait_until_said("kill -HUP", timeout=START_SECONDS)
     except AssertionError:
         cluster.stop()
         raise

@@ -203,8 +203,8 @@ class RawReaders:
     same jittered backoff) until stop(). Each keeps the times it got a hello and the
     highest revision it has heard of."""
 
-    def __init__(self, base_url: str, count: int) -> None:
-        self.base_url, self.count = base_url, count
+    def __init__(self, base_url: str, count: int, slug: str = SLUG) -> None:
+        self.base_url, self.count, self.slug = base_url, count, slug
         self.hellos_at: list[list[float]] = [[] for _ in range(count)]
         self.revisions = [0] * count
         self._tasks: list[asyncio.Task] = []
@@ -234,7 +234,7 @@ class RawReaders:
         while True:
             try:
                 async with websockets.connect(
-                    socket_url(self.base_url, SLUG),
+                    socket_url(self.base_url, self.slug),
                     origin=self.base_url,
                     open_timeout=10,
                     max_queue=None,
