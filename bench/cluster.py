@@ -88,15 +88,6 @@ def nginx_workers(readers: int) -> int | None:
     return None if needed <= (os.cpu_count() or 1) else needed
 
 
-def database_afresh(url: str) -> None:
-    import psycopg
-
-    name = url.rsplit("/", 1)[1]
-    with psycopg.connect(url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.execute(f'CREATE DATABASE "{name}"')
-
-
 def workers_of(nginx: int) -> list[int]:
     """nginx's worker processes, from its master's pid: not its cache loader, which exits
     a minute after the start, nor its cache manager."""
@@ -490,7 +481,7 @@ def run(context, args, workdir: Path) -> bool:
         # Every reader's address is nginx's X-Forwarded-For, as in production.
         | {"TRUSTED_PROXIES": "127.0.0.1"}
     )
-    database_afresh(args.database_url)
+    fanout.database_afresh(args.database_url)
     fanout.forget_stale_groups(args.redis_url)
     event = fanout.setup_django(env)
     upload.journalist_create()

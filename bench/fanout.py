@@ -427,6 +427,20 @@ def setup_django(env: dict[str, str]):
     return event_create(title="Benchmark", slug=SLUG)
 
 
+def database_afresh(url: str) -> None:
+    """The benchmark's database, empty: a SQLite file removed, a PostgreSQL database
+    dropped and made anew."""
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).unlink(missing_ok=True)
+        return
+    import psycopg
+
+    name = url.rsplit("/", 1)[1]
+    with psycopg.connect(url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{name}"')
+
+
 def forget_stale_groups(redis_url: str) -> None:
     # A fresh database numbers its event 1 again: readers' channels left in the group by
     # an earlier run's Daphne would otherwise be sent every frame for a day.

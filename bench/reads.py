@@ -79,18 +79,6 @@ class Url:
 # The database ---------------------------------------------------------------------------
 
 
-def database_afresh(url: str) -> None:
-    if url.startswith("sqlite:///"):
-        Path(url.removeprefix("sqlite:///")).unlink(missing_ok=True)
-        return
-    import psycopg
-
-    name = url.rsplit("/", 1)[1]
-    with psycopg.connect(url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.execute(f'CREATE DATABASE "{name}"')
-
-
 def server_env(database_url: str, redis_url: str) -> dict[str, str]:
     # Every request comes from 127.0.0.1: measure serving, not the rate limiter.
     return fanout.bench_env(database_url, redis_url, layer=None) | {
@@ -478,7 +466,7 @@ def main() -> int:
     if urlparse(args.database_url).scheme not in ("postgres", "postgresql", "sqlite"):
         parser.error("--database-url: a postgres:// or sqlite:/// URL")
 
-    database_afresh(args.database_url)
+    fanout.database_afresh(args.database_url)
     env = server_env(args.database_url, args.redis_url)
     event = fanout.setup_django(env)
     started = time.monotonic()

@@ -178,6 +178,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
             # or fails over, the dead ones are replaced, not given to a request that fails
             # (tests/faults/test_database_down.py).
             "check": ConnectionPool.check_connection,
+            # While PostgreSQL is down the pool tries to connect again after 1, 2, 4, 8 s...:
+            # after an outage of 30 s its next try could be 30 s after PostgreSQL is back.
+            # Given up after 5 s, a try starts again with the next request that waits.
+            "reconnect_timeout": 5,
         }
     }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":

@@ -62,4 +62,4 @@ def readers_of() -> Iterator[Callable[[str, Event, int], storm.StormClient]]:
 
 def server_errors(*servers: DaphneServer) -> list[str]:
     """Lines of the servers' logs that show an error: a logged ERROR, a traceback, a 5xx."""
-    return [line for server in servers for line in storm.logged_errors(server)]
+    return [line for server in servers for line in storm.logged_errors(server.log_path)]

@@ -36,12 +36,12 @@ def test_after_a_restart_every_reader_reconnects_and_catches_up_exactly(
 
     restart = storm.run_storm(
         "liveblog",
-        readers,
+        [readers],
         0.0,
         restartable_reader_server.stop,
         publish_while_down,
         restartable_reader_server.start,
-        lambda: restartable_reader_server.server.process.pid,
+        lambda: [restartable_reader_server.server.process.pid],
     )
 
     assert len(restart.readers) == READERS
