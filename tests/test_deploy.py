@@ -127,13 +127,15 @@ class Browser:
                 return error.code, url, error.read().decode(errors="replace")
 
 
-def sign_in(browser: Browser, base: str) -> tuple[int, str, str]:
+def sign_in(
+    browser: Browser, base: str, username: str = "sam", password: str = "correct horse battery"
+) -> tuple[int, str, str]:
     status, _, form = browser.get(base + "/admin/login/")
     assert status == 200, form
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form).group(1)
     return browser.post(
         base + "/admin/login/?next=/admin/",
-        {"csrfmiddlewaretoken": token, "username": "sam", "password": "correct horse battery"},
+        {"csrfmiddlewaretoken": token, "username": username, "password": password},
     )
 
 

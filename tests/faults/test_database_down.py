@@ -6,19 +6,19 @@ back, and the connection pools recover by themselves. PostgreSQL is a cluster of
 own (tests/private_postgres.py): the machine's one, which the suite shares, is left alone."""
 
 import asyncio
-import html
 import json
 import re
 import time
 from collections.abc import Iterator
 
+import lxml.html
 import psycopg
 import pytest
 
 from tests.cluster import cluster_start
 from tests.faults.conftest import RawReaders
 from tests.private_postgres import PrivatePostgres
-from tests.test_deploy import Browser
+from tests.test_deploy import Browser, sign_in
 from updates.management.commands.load_demo import SLUG
 
 pytestmark = pytest.mark.faults
@@ -47,10 +47,7 @@ class Desk:
 
     def __init__(self, base: str, said: str, event_id: int) -> None:
         self.base, self.browser = base, Browser()
-        username, password = LOGIN.search(said).groups()
-        status, _, form = self.browser.get(base + "/admin/login/")
-        fields = {"csrfmiddlewaretoken": token(form), "username": username, "password": password}
-        status, landed, _ = self.browser.post(base + "/admin/login/?next=/admin/", fields)
+        status, landed, _ = sign_in(self.browser, base, *LOGIN.search(said).groups())
         assert (status, landed) == (200, base + "/admin/"), status
         self.url = f"{base}/admin/updates/event/{event_id}/desk/"
 
@@ -96,20 +93,12 @@ def once_answered(request) -> tuple[int, str]:
 
 
 def token(form: str) -> str:
-    return re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form).group(1)
+    return form_fields(form)["csrfmiddlewaretoken"]
 
 
 def form_fields(page: str) -> dict[str, str]:
-    """What a page's form sends: its inputs' and textareas' names and values."""
-    fields = {
-        html.unescape(name): html.unescape(value)
-        for name, value in re.findall(r'<input[^>]*name="([^"]+)"[^>]*value="([^"]*)"', page)
-    }
-    for name, value in re.findall(
-        r'<textarea[^>]*name="([^"]+)"[^>]*>(.*?)</textarea>', page, re.S
-    ):
-        fields[html.unescape(name)] = html.unescape(value)
-    return fields
+    """What the page's (first) form sends, as lxml reads it."""
+    return dict(lxml.html.fromstring(page).forms[0].form_values())
 
 
 def get_json(browser: Browser, url: str) -> dict:
