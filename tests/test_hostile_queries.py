@@ -6,7 +6,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from updates.live.consumers import since_asked
+from updates.live.consumers import socket_query
 
 NUMBERS = st.one_of(
     st.integers(min_value=-(10**30), max_value=10**30).map(str),
@@ -95,4 +95,4 @@ def test_the_live_page_refuses_a_number_not_in_plain_digits(client, two_entries,
 @pytest.mark.parametrize("value", ["٣", "+3", "03", ""])
 def test_the_sockets_since_refuses_a_number_not_in_plain_digits(value):
     with pytest.raises(ValueError, match="^since: must be a number in the digits 0 to 9"):
-        since_asked({"query_string": urlencode({"since": value}).encode()})
+        socket_query({"query_string": urlencode({"since": value}).encode()})

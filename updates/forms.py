@@ -90,11 +90,19 @@ class ChangesForm(forms.Form):
     since = revision_field()
 
 
-class SocketEntryForm(forms.Form):
-    """?entry= on a reader's socket: "card" for each entry as the live page reads it (its
-    card, and what places it: serialize.card_fields), "full" (the default) for all of it."""
+class SocketQueryForm(forms.Form):
+    """The query of a reader's socket. ?since= is the revision the page shows, read as
+    changes/ reads it. ?entry= is "card" for each entry as the live page reads it (its card
+    and what places it: serialize.card_fields), or "full" (the default) for all of it.
+    Either may be left out; one given must be valid."""
 
+    since = revision_field()
     entry = forms.ChoiceField(choices=[("full", "full"), ("card", "card")])
+
+    def __init__(self, data: QueryDict) -> None:
+        super().__init__(data)
+        for name, field in self.fields.items():
+            field.required = name in data
 
 
 class EntryListForm(EntryPageForm):

@@ -1,5 +1,5 @@
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from asgiref.sync import sync_to_async
 from asgiref.typing import ASGIReceiveCallable, ASGISendCallable
@@ -9,7 +9,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.http import QueryDict
 
-from updates.forms import ChangesForm, SocketEntryForm, first_error
+from updates.forms import SocketQueryForm, first_error
 from updates.live import delivery, joining, process
 from updates.live.delivery import Subscription
 from updates.models import Event
@@ -27,30 +27,19 @@ EVENT_ENDED = 4410
 _connect_limited = sync_to_async(rate_limited, thread_sensitive=False)
 
 
-def since_asked(scope: Mapping[str, Any]) -> int | None:
-    """The revision the reader shows, from ?since= on the socket's URL, validated as
-    changes/ validates it; None if not given. Raises ValueError with the reason."""
-    query = QueryDict(scope["query_string"])
-    if "since" not in query:
-        return None
-    form = ChangesForm(query)
-    if not form.is_valid():
-        raise ValueError(first_error(form))
-    since: int = form.cleaned_data["since"]
-    return since
+class SocketQuery(NamedTuple):
+    since: int | None  # None: the reader shows nothing yet
+    encoding: int  # delivery.FULL or delivery.CARD
 
 
-def encoding_asked(scope: Mapping[str, Any]) -> int:
-    """The encoding of the frames the reader asked for, from ?entry= on the socket's URL:
-    delivery.CARD for "card" (the live page), else delivery.FULL. Raises ValueError with
-    the reason."""
-    query = QueryDict(scope["query_string"])
-    if "entry" not in query:
-        return delivery.FULL
-    form = SocketEntryForm(query)
+def socket_query(scope: Mapping[str, Any]) -> SocketQuery:
+    """What the reader asked for on the socket's URL (forms.SocketQueryForm). Raises
+    ValueError with the reason."""
+    form = SocketQueryForm(QueryDict(scope["query_string"]))
     if not form.is_valid():
         raise ValueError(first_error(form))
-    return delivery.CARD if form.cleaned_data["entry"] == "card" else delivery.FULL
+    card = form.cleaned_data["entry"] == "card"
+    return SocketQuery(form.cleaned_data["since"], delivery.CARD if card else delivery.FULL)
 
 
 class LiveConsumer(AsyncWebsocketConsumer):
@@ -101,8 +90,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
         ):
             return await self.close(code=TOO_MANY_CONNECTIONS)
         try:
-            since = since_asked(self.scope)
-            encoding = encoding_asked(self.scope)
+            since, encoding = socket_query(self.scope)
         except ValueError as reason:
             return await self.close(code=BAD_QUERY, reason=str(reason))
         event = await joining.event_to_join(self.scope["url_route"]["kwargs"]["slug"])
