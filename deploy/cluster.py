@@ -153,6 +153,14 @@ def environment(redis_url: str) -> dict[str, str]:
     }
 
 
+def metrics_environment(workdir: Path) -> dict[str, str]:
+    """Every process of the cluster writes its metrics where /metrics, from any of them,
+    reads them all (prometheus-client's multiprocess mode, docs/metrics.md)."""
+    directory = workdir / "metrics"
+    directory.mkdir()
+    return {"PROMETHEUS_MULTIPROC_DIR": str(directory)}
+
+
 def serve(cluster: Cluster, daphnes: int, port: int, nginx_workers: int | None = None) -> None:
     """Starts gunicorn, the Daphne processes and nginx in front of them on port; returns
     once each serves (bench/cluster.py measures this shape too). nginx_workers: see
@@ -269,7 +277,7 @@ def main() -> int:
             )
             redis_url = f"redis://127.0.0.1:{redis_port}/0"
             wait_listening(redis_port)
-        cluster.env = environment(redis_url)
+        cluster.env = environment(redis_url) | metrics_environment(workdir)
         run(cluster, daphnes, port)
     except KeyboardInterrupt:
         print("\nStopping…", flush=True)

@@ -4,7 +4,6 @@ With nothing set, the app runs on the embedded default: SQLite and the in-memory
 channel layer, in debug mode, for one process on one machine.
 """
 
-import ipaddress
 import os
 import re
 from pathlib import Path
@@ -14,7 +13,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
 from liveblog.backends import caches, channel_layers
-from liveblog.env import env_bool, env_int, env_list, env_str
+from liveblog.env import env_bool, env_int, env_list, env_networks, env_str
 from updates.embeds import PROVIDERS as EMBEDDABLE
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -40,8 +39,8 @@ SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 60 * 60 * 24 * 365 if HTTPS
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=HTTPS)
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=HTTPS)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if HTTPS else None
-# /healthz and /readyz answer the proxy's or orchestrator's plain-HTTP probes.
-SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+# /healthz, /readyz and /metrics answer probes and Prometheus's scrapes in plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
 
 # The other headers SecurityMiddleware and XFrameOptionsMiddleware send, set here on
 # purpose (tests/test_security_headers.py holds them):
@@ -121,6 +120,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so that it counts every answer, the others' refusals among them (updates/metrics.py).
+    "updates.metrics.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Before whitenoise, so that static files carry the policy too.
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
@@ -224,14 +225,13 @@ RATE_LIMIT_SOCKET_CONNECTS_PER_MINUTE = env_int("RATE_LIMIT_SOCKET_CONNECTS_PER_
 # The proxies in front of Daphne (IPs or CIDR networks) whose X-Forwarded-For is believed;
 # anyone else's is ignored. Daphne's own --proxy-headers believes the left-most address,
 # which the client writes: leave it off.
-TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", default=[])
-for _proxy in TRUSTED_PROXIES:
-    try:
-        ipaddress.ip_network(_proxy, strict=False)
-    except ValueError:
-        raise ImproperlyConfigured(
-            f"TRUSTED_PROXIES: {_proxy!r} is not an IP address or network"
-        ) from None
+TRUSTED_PROXIES = env_networks("TRUSTED_PROXIES", default=[])
+
+# /metrics (updates/metrics.py, docs/metrics.md): answered to the clients at these
+# addresses or networks (the reader's own, through TRUSTED_PROXIES), and to any client that
+# sends "Authorization: Bearer <METRICS_TOKEN>" when a token is set.
+METRICS_ALLOWED_ADDRESSES = env_networks("METRICS_ALLOWED_ADDRESSES", default=["127.0.0.1", "::1"])
+METRICS_TOKEN = env_str("METRICS_TOKEN")
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

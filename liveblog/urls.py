@@ -24,6 +24,7 @@ urlpatterns = [
     path("news-sitemap.xml", sitemaps.news_sitemap, name="news-sitemap"),
     path("healthz", api.health, name="health"),
     path("readyz", api.ready, name="ready"),
+    path("metrics", api.metrics_text, name="metrics"),
     path("api/openapi.yaml", api.openapi, name="api-openapi"),
     path("api/events/<slug:slug>/", api.event_detail, name="api-event"),
     path("api/events/<slug:slug>/entries/", api.entry_list, name="api-entries"),

@@ -13,10 +13,14 @@ from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 CODE_DIRECTORIES = ("liveblog", "updates", "deploy")
-# liveblog/env.py: env_str("DEBUG"), env_bool(...), ...
-ENV_HELPERS = {"env_str", "env_bool", "env_int", "env_list"}
 # The helpers themselves read os.environ with the name they are given.
 HELPERS_MODULE = BASE_DIR / "liveblog" / "env.py"
+# Theirs: env_str("DEBUG"), env_bool(...), ...
+ENV_HELPERS = {
+    node.name
+    for node in ast.parse(HELPERS_MODULE.read_text()).body
+    if isinstance(node, ast.FunctionDef) and node.name.startswith("env_")
+}
 NOT_SETTINGS = {
     # Django's own: manage.py, asgi.py and wsgi.py set it to liveblog.settings when it is
     # unset, and nothing but the benchmarks (bench/settings_uncached.py) points it

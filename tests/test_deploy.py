@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from prometheus_client.parser import text_string_to_metric_families
 from websockets.sync.client import connect
 
 from deploy import local_nginx
@@ -402,6 +403,29 @@ def test_the_deploy_files_let_each_process_hold_a_crowd_of_20000_readers():
     open_files = int(re.search(r"worker_rlimit_nofile (\d+);", config).group(1))
     assert connections >= 2 * crowd
     assert open_files > connections
+
+
+def test_every_liveblog_unit_writes_metrics_where_the_others_read_them():
+    # /metrics from any process sums every process of the host (docs/metrics.md).
+    for name in ("liveblog-http.service", "liveblog-daphne@.service"):
+        unit = (DEPLOY / name).read_text()
+        assert "Environment=PROMETHEUS_MULTIPROC_DIR=/run/liveblog-metrics" in unit, name
+        # systemd makes it, shared, on tmpfs: emptied at each boot, kept across restarts.
+        assert "RuntimeDirectory=liveblog-metrics" in unit, name
+        assert "RuntimeDirectoryPreserve=yes" in unit, name
+
+
+def test_the_grafana_dashboard_asks_only_for_metrics_liveblog_exports(client):
+    dashboard = json.loads((DEPLOY / "grafana-dashboard.json").read_text())
+    expressions = [target["expr"] for panel in dashboard["panels"] for target in panel["targets"]]
+    asked = {name for expr in expressions for name in re.findall(r"liveblog_\w+", expr)}
+    suffixes = {"counter": ["_total"], "histogram": ["_bucket", "_count", "_sum"], "gauge": [""]}
+    exported = {
+        family.name + suffix
+        for family in text_string_to_metric_families(client.get("/metrics").content.decode())
+        for suffix in suffixes.get(family.type, [])
+    }
+    assert asked and asked <= exported, asked - exported
 
 
 def test_nginx_sends_plain_http_to_https(nginx):

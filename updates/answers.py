@@ -107,10 +107,16 @@ def changes_json(event: Event, *, since: int) -> bytes:
             "event": event_to_dict(event),
         }
         if changes.reset:
-            data["reset"] = True
+            data["reset"] = True  # last: see is_reset()
         return orjson.dumps(data)
 
     return cached_at_revision(event, f"api-changes-since-{since}", encoded)
+
+
+def is_reset(answer: bytes) -> bool:
+    """Whether changes_json()'s answer tells the reader to start again. Read from the
+    encoded answer, which is what is kept and shared (reset, when there, is its last key)."""
+    return answer.endswith(b',"reset":true}')
 
 
 def entry_page_body(

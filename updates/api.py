@@ -13,8 +13,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
-from updates import edge, readiness
-from updates.answers import changes_json, entry_page_body
+from updates import edge, metrics, readiness, scrape
+from updates.answers import changes_json, entry_page_body, is_reset
 from updates.forms import BadQuery, ChangesForm, entries_asked, first_error
 from updates.held_pages import HELD_SECONDS
 from updates.ratelimit import rate_limited, request_client_address
@@ -126,6 +126,22 @@ def ready(request: HttpRequest) -> HttpResponse:
     return json_response(body, status=200 if ok else 503)
 
 
+@csrf_exempt
+@require_GET
+@never_cache  # out of json_api too: a scrape every few seconds is no reader's use
+def metrics_text(request: HttpRequest) -> HttpResponse:
+    """For Prometheus (docs/metrics.md): only to the addresses or the token settings name."""
+    if not scrape.may_read(request):
+        return HttpResponse(
+            "Forbidden: /metrics answers the addresses in METRICS_ALLOWED_ADDRESSES, "
+            "or a bearer token equal to METRICS_TOKEN.\n",
+            status=403,
+            content_type="text/plain; charset=utf-8",
+        )
+    body, content_type = scrape.exposition()
+    return HttpResponse(body, content_type=content_type)
+
+
 @json_api
 def event_detail(request: HttpRequest, slug: str) -> HttpResponse:
     return json_response(event_to_dict(event_get(slug=slug)))
@@ -164,4 +180,5 @@ def change_list(request: HttpRequest, slug: str) -> HttpResponse:
     if not form.is_valid():
         return error(first_error(form))
     body = changes_json(event, since=form.cleaned_data["since"])
+    metrics.caught_up(via="http", reset=is_reset(body))
     return HttpResponse(body, content_type="application/json")

@@ -28,7 +28,7 @@ from django.dispatch import receiver
 from django.http import HttpRequest
 
 from liveblog.backends import RedisCache
-from updates import cache_keys
+from updates import cache_keys, metrics
 
 logger = logging.getLogger(__name__)
 
@@ -62,30 +62,41 @@ def _budget(address: IPAddress) -> str:
     return str(address)
 
 
-def client_address(peer: str | None, forwarded_for: str | None) -> str:
-    """Whom to count a request against: the peer (REMOTE_ADDR, the ASGI scope's client),
-    unless it is one of TRUSTED_PROXIES; then the right-most X-Forwarded-For hop that is
-    not itself a trusted proxy. Hops to the left of that one are whatever the client
-    wrote, so an X-Forwarded-For from anyone else is never read. IPv6 counts per /64.
+def client_ip(peer: str | None, forwarded_for: str | None) -> IPAddress | None:
+    """The client's address: the peer (REMOTE_ADDR, the ASGI scope's client), unless it
+    is one of TRUSTED_PROXIES; then the right-most X-Forwarded-For hop that is not itself
+    a trusted proxy. Hops to the left of that one are whatever the client wrote, so an
+    X-Forwarded-For from anyone else is never read. None if there is no address.
     """
     trusted = _trusted_networks(tuple(settings.TRUSTED_PROXIES))
     hops = [peer or "", *reversed((forwarded_for or "").split(","))]
-    counted: IPAddress | None = None
+    found: IPAddress | None = None
     for hop in hops:
         address = _parse(hop)
         if address is None:
             # Not an address (none at all, or a proxy passing on junk): trust stops at the
-            # hop before, whose own address is then the one counted.
+            # hop before, whose own address is then the client's.
             break
-        counted = address
+        found = address
         if not any(address in network for network in trusted):
             break
-    return _budget(counted) if counted else "unknown"
+    return found
+
+
+def client_address(peer: str | None, forwarded_for: str | None) -> str:
+    """Whom to count a request against: client_ip()'s, IPv6 per /64."""
+    address = client_ip(peer, forwarded_for)
+    return _budget(address) if address else "unknown"
+
+
+def request_client_ip(request: HttpRequest) -> IPAddress | None:
+    # Django joins repeated X-Forwarded-For headers with commas, in order.
+    return client_ip(request.META.get("REMOTE_ADDR"), request.META.get("HTTP_X_FORWARDED_FOR"))
 
 
 def request_client_address(request: HttpRequest) -> str:
-    # Django joins repeated X-Forwarded-For headers with commas, in order.
-    return client_address(request.META.get("REMOTE_ADDR"), request.META.get("HTTP_X_FORWARDED_FOR"))
+    address = request_client_ip(request)
+    return _budget(address) if address else "unknown"
 
 
 def scope_client_address(scope: Mapping[str, Any]) -> str:
@@ -116,6 +127,7 @@ def rate_limited(name: str, *, address: str, per_minute: int) -> int | None:
         return None
     if count <= per_minute:
         return None
+    metrics.RATE_LIMIT_REFUSALS.labels(limit=name).inc()
     return max(1, math.ceil((window + 1) * WINDOW_SECONDS - now))
 
 

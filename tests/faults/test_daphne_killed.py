@@ -30,6 +30,7 @@ from bench import storm
 from tests.browser.pages import Desk, Newsroom, all_exact
 from tests.cluster import cluster_start
 from tests.faults.conftest import RawReaders
+from tests.test_metrics import samples_in, scrape_over_http, total
 from updates.models import Event
 
 pytestmark = [pytest.mark.faults, pytest.mark.django_db(transaction=True)]
@@ -149,6 +150,14 @@ async def test_a_daphne_killed_behind_nginx_leaves_every_reader_exact_through_th
             f"a Daphne of two killed under {RAW_READERS} raw readers -> all at the latest revision",
             time.monotonic() - killed,
         )
+        # /metrics counts the survivor's readers, not those the killed one had.
+        status, text = await asyncio.to_thread(scrape_over_http, cluster.url)
+        assert status == 200
+        readers = samples_in(text)
+        assert total(readers, "liveblog_readers") == PAGES + RAW_READERS
+        assert {dict(labels)["pid"] for name, labels in readers if name == "liveblog_readers"} == {
+            str(cluster.processes["daphne-2"][0])
+        }
     finally:
         await raw.stop()
         await asyncio.to_thread(cluster.stop)

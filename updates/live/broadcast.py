@@ -9,6 +9,7 @@ import time
 
 import orjson
 
+from updates import metrics
 from updates.live import delivery
 from updates.models import Entry, Event
 from updates.serialize import card_fields, change_to_dict, event_to_dict
@@ -57,7 +58,7 @@ def entry_change_frame(kind: str, entry: Entry) -> delivery.Change:
 def send_entry_change(kind: str, entry: Entry, *, who: str) -> None:
     """Call after commit (transaction.on_commit): readers may fetch the entry at once.
     who: whose change it is, for the log (a username, or "scheduler")."""
-    committed = time.perf_counter()
+    committed = time.time()
     change = entry_change_frame(kind, entry)
     what = f"entry {entry.pk}, {kind.removeprefix('entry.')}"
     _publish_and_log(entry.event_id, change, committed, what, kind=kind, entry=entry.pk, who=who)
@@ -65,7 +66,7 @@ def send_entry_change(kind: str, entry: Entry, *, who: str) -> None:
 
 def send_event_change(event: Event, *, who: str) -> None:
     """Call after commit (transaction.on_commit)."""
-    committed = time.perf_counter()
+    committed = time.time()
     message = {"type": EVENT_UPDATED, "revision": event.revision, "event": event_to_dict(event)}
     change = delivery.Change(event.revision, delivery.Frames.same(encode(message)))
     _publish_and_log(event.pk, change, committed, "event updated", kind=EVENT_UPDATED, who=who)
@@ -82,9 +83,11 @@ def _publish_and_log(
     entry: int | None = None,
 ) -> None:
     """Publish, then the one log line that ties the save to its delivery: committed is
-    when the commit's callbacks reached the change (time.perf_counter())."""
-    sent = delivery.publish(event_id, change)
-    ms = (time.perf_counter() - committed) * 1000
+    when the commit's callbacks reached the change (time.time(): the processes that
+    deliver it measure from it too, metrics.COMMIT_TO_SEND)."""
+    sent = delivery.publish(event_id, change._replace(committed_at=committed))
+    metrics.PUBLISHES.labels(change=kind, result="sent" if sent else "refused").inc()
+    ms = (time.time() - committed) * 1000
     # Fields of their own for LOG_FORMAT=json (liveblog/settings.py). "sent": the channel
     # layer took the group message. How many processes it reached is not known here:
     # channels-redis drops the count of subscribers Redis's PUBLISH answers.

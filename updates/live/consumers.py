@@ -9,6 +9,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.http import QueryDict
 
+from updates import metrics
 from updates.forms import SocketQueryForm, first_error
 from updates.live import delivery, joining, process
 from updates.live.delivery import Subscription
@@ -46,6 +47,8 @@ class LiveConsumer(AsyncWebsocketConsumer):
     """A reader of one event: receives changes, sends nothing that changes anything."""
 
     subscription: Subscription | None = None
+    # The code this end closed the socket with (1000 when none was given), if it did.
+    closed_with: int | None = None
 
     async def __call__(
         self, scope: Any, receive: ASGIReceiveCallable, send: ASGISendCallable
@@ -83,6 +86,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
         process.start()
         # Accepted first, so that a browser sees the close code (a refused handshake is 1006).
         await self.accept()
+        metrics.SOCKET_CONNECTS.inc()
         if await _connect_limited(
             "socket-connects",
             address=scope_client_address(self.scope),
@@ -101,10 +105,18 @@ class LiveConsumer(AsyncWebsocketConsumer):
         self.subscription = await joining.join(
             event, since=since, send=self.send, encoding=encoding
         )
+        metrics.READERS.labels(event=self.scope["url_route"]["kwargs"]["slug"]).inc()
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         await self.close(code=READER_SENT_A_MESSAGE)
 
+    async def close(self, code: int | None = None, reason: str | None = None) -> None:
+        self.closed_with = code or 1000
+        await super().close(code=code, reason=reason)
+
     async def disconnect(self, code: int) -> None:
+        by = "reader" if self.closed_with is None else "server"
+        metrics.SOCKET_CLOSES.labels(code=str(self.closed_with or code), by=by).inc()
         if self.subscription is not None:
+            metrics.READERS.labels(event=self.scope["url_route"]["kwargs"]["slug"]).dec()
             await self.subscription.close()

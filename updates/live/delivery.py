@@ -20,6 +20,7 @@ Nothing outside this module knows about groups or channels.
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, NamedTuple
 
@@ -27,6 +28,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import BaseChannelLayer, get_channel_layer
 from django.core.exceptions import ImproperlyConfigured
 
+from updates import metrics
 from updates.live import runtime
 
 logger = logging.getLogger(__name__)
@@ -71,6 +73,9 @@ class Change(NamedTuple):
 
     revision: int
     frames: Frames
+    # When it was committed (time.time(), in the process that committed it), for the
+    # metrics of its delivery; None from a process that predates them.
+    committed_at: float | None = None
 
 
 def frame_of(changes: list[Change]) -> Frames:
@@ -113,6 +118,7 @@ async def _publish(event_id: int, change: Change) -> None:
         "type": MESSAGE_TYPE,
         "event": event_id,
         "revision": change.revision,
+        "committed_at": change.committed_at,
         "frame": frames.full,
     }
     # Both encodings in the one message: a receiving process never encodes a frame again.
@@ -128,7 +134,8 @@ def _change_received(message: dict[str, Any]) -> Change:
     is the same in both encodings: so too from a process that predates them, while a
     rolling deploy has both kinds running."""
     frame = message["frame"]
-    return Change(message["revision"], Frames(frame, message.get("card_frame", frame)))
+    frames = Frames(frame, message.get("card_frame", frame))
+    return Change(message["revision"], frames, message.get("committed_at"))
 
 
 async def subscribe(
@@ -307,17 +314,34 @@ class Hub:
                     # for an event with no readers here are dropped on arrival.
                     logger.warning("Could not leave the group of event %s", subscription.event_id)
 
-    async def fan_out(self, event_id: int, changes: list[Change] | None, frames: Frames) -> None:
+    async def fan_out(
+        self,
+        event_id: int,
+        changes: list[Change] | None,
+        frames: Frames,
+        *,
+        committed_at: float | None = None,
+    ) -> None:
+        """committed_at: when the oldest of the changes was committed, to count the readers
+        who get them later than promised (metrics.late_readers)."""
         # One fan-out at a time, so that a heartbeat never interleaves with a change.
         async with self._fan_out_lock:
-            for number, subscription in enumerate(list(self.readers.get(event_id, ()))):
-                if number and number % READERS_PER_LOOP_TURN == 0:
+            subscriptions = list(self.readers.get(event_id, ()))
+            for start in range(0, len(subscriptions), READERS_PER_LOOP_TURN):
+                if start:
                     await asyncio.sleep(0)
-                try:
-                    await subscription.push(changes, frames)
-                except Exception:
-                    # A reader whose socket just closed must not cost the others their update.
-                    logger.debug("Could not send to a reader of event %s", event_id, exc_info=True)
+                turn = subscriptions[start : start + READERS_PER_LOOP_TURN]
+                for subscription in turn:
+                    try:
+                        await subscription.push(changes, frames)
+                    except Exception:
+                        # A reader whose socket just closed must not cost the others their
+                        # update.
+                        metrics.FAILED_DELIVERIES.inc()
+                        logger.debug(
+                            "Could not send to a reader of event %s", event_id, exc_info=True
+                        )
+                metrics.late_readers(len(turn), committed_at)
 
     @property
     def channel(self) -> str:
@@ -355,10 +379,20 @@ class Hub:
             self._changes_arrived.clear()
             arrived, self._arrived = self._arrived, {}
             for event_id, changes in arrived.items():
+                started = time.time()
+                committed = [change.committed_at for change in changes if change.committed_at]
+                for committed_at in committed:
+                    metrics.COMMIT_TO_SEND.observe(started - committed_at)
                 try:
-                    await self.fan_out(event_id, changes, frame_of(changes))
+                    await self.fan_out(
+                        event_id,
+                        changes,
+                        frame_of(changes),
+                        committed_at=min(committed, default=None),
+                    )
                 except Exception:
                     logger.exception("Could not fan out changes to event %s", event_id)
+                metrics.FAN_OUT.observe(time.time() - started)
 
     async def rejoin(self) -> None:
         """Join every group again: membership expires on Redis (group_expiry) and

@@ -25,7 +25,8 @@ from datetime import datetime
 
 from channels.db import database_sync_to_async
 
-from updates.answers import changes_json
+from updates import metrics
+from updates.answers import changes_json, is_reset
 from updates.live import broadcast, delivery, runtime
 from updates.models import Event
 
@@ -89,6 +90,7 @@ async def hello(event: EventToJoin, *, since: int | None) -> tuple[str, int]:
     if since is None or since == revision:
         return broadcast.hello_frame(revision), revision
     answer_revision, answer = await _catch_up(event, since, revision)
+    metrics.caught_up(via="socket", reset=is_reset(answer))
     return broadcast.hello_frame(answer_revision, catch_up=answer), answer_revision
 
 
