@@ -12,7 +12,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
-from liveblog.backends import caches, channel_layers
+from liveblog.backends import caches, channel_layers, redis_sentinel
 from liveblog.env import env_bool, env_int, env_list, env_networks, env_str
 from updates.embeds import PROVIDERS as EMBEDDABLE
 
@@ -201,8 +201,14 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Unset: the in-memory layer, for one process. Set: Redis, shared by every process.
 REDIS_URL = env_str("REDIS_URL")
-CHANNEL_LAYERS = channel_layers(REDIS_URL)
-CACHES = caches(REDIS_URL)
+# Set both to find the primary through Sentinel ("host:port,host:port,..." and the name
+# the Sentinels monitor it under), REDIS_URL then giving only the database and password:
+# the channel layer, the cache (and so the rate limits) and /readyz follow a failover.
+REDIS_SENTINEL = redis_sentinel(
+    env_list("REDIS_SENTINELS", default=[]), env_str("REDIS_SENTINEL_MASTER"), REDIS_URL
+)
+CHANNEL_LAYERS = channel_layers(REDIS_URL, sentinel=REDIS_SENTINEL)
+CACHES = caches(REDIS_URL, sentinel=REDIS_SENTINEL)
 
 # How often a reader whose websocket cannot connect asks for changes instead.
 LIVE_POLL_SECONDS = env_int("LIVE_POLL_SECONDS", 15)

@@ -1,9 +1,10 @@
 """Readiness (/readyz): whether this process's dependencies answer, each one checked.
 
 /healthz says only that the process answers. This asks the database for one trivial query
-and Redis (REDIS_URL: the channel layer, the cache and the rate limits) for a PING, both at
-once, each in a thread of its own given TIMEOUT_SECONDS: a hung dependency shows as one
-that did not answer in time, and cannot hang the probe. Without REDIS_URL (the embedded
+and Redis (REDIS_URL's, or the primary Sentinel names: the channel layer, the cache and
+the rate limits) for a PING, both at once, each in a thread of its own given
+TIMEOUT_SECONDS: a hung dependency shows as one that did not answer in time, and cannot
+hang the probe. Without REDIS_URL (the embedded
 default) there is no Redis to be down: its check says it is not configured, and passes.
 
 A failure's reason is the exception's class, never its message, which may name hosts,
@@ -16,9 +17,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import redis
 from django.conf import settings
 from django.db import connection
+
+from liveblog.backends import redis_client
 
 logger = logging.getLogger(__name__)
 
@@ -53,8 +55,12 @@ def _database_answers() -> None:
 
 
 def _redis_answers() -> None:
-    client = redis.Redis.from_url(
-        settings.REDIS_URL, socket_timeout=TIMEOUT_SECONDS, socket_connect_timeout=TIMEOUT_SECONDS
+    # With Sentinel, the primary it names now: a failover is over once that answers.
+    client = redis_client(
+        settings.REDIS_URL,
+        settings.REDIS_SENTINEL,
+        socket_timeout=TIMEOUT_SECONDS,
+        socket_connect_timeout=TIMEOUT_SECONDS,
     )
     with client:
         client.ping()

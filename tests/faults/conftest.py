@@ -42,8 +42,10 @@ REDIS_STOP_SECONDS = 5.0
 class RedisServer:
     """A redis-server of the test's own, on a port that stays the same across restarts."""
 
-    def __init__(self, log_dir: Path) -> None:
+    def __init__(self, log_dir: Path, *options: str) -> None:
+        """options: more of redis-server's command line (e.g. --replicaof host port)."""
         self.port = free_port()
+        self.log_dir, self.options = log_dir, list(options)
         self.log_path = log_dir / f"redis-{self.port}.log"
         self.process: subprocess.Popen | None = None
         self.start()
@@ -57,13 +59,10 @@ class RedisServer:
 
     def start(self) -> None:
         """Start it (empty: nothing is saved) and return once it answers."""
-        executable = shutil.which("redis-server")
-        assert executable, "needs redis-server: apt-get install redis-server"
         for attempt in range(10):
             with self.log_path.open("ab") as log:
                 self.process = subprocess.Popen(
-                    [executable, "--bind", "127.0.0.1", "--port", str(self.port)]
-                    + ["--save", "", "--appendonly", "no"],
+                    self.command(),
                     stdin=subprocess.DEVNULL,
                     stdout=log,
                     stderr=subprocess.STDOUT,
@@ -75,6 +74,19 @@ class RedisServer:
                 if self.process.poll() is None or attempt == 9:
                     raise
                 time.sleep(0.2)  # the port is not free again yet
+
+    def command(self) -> list[str]:
+        executable = shutil.which("redis-server")
+        assert executable, "needs redis-server: apt-get install redis-server"
+        return [executable, "--bind", "127.0.0.1", "--port", str(self.port)] + [
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(self.log_dir),
+            *self.options,
+        ]
 
     def _answers(self) -> bool:
         if self.process.poll() is not None:
@@ -117,6 +129,118 @@ class RedisServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=REDIS_STOP_SECONDS)
+
+
+SENTINEL_MASTER = "liveblog"
+
+
+class SentinelServer(RedisServer):
+    """A Sentinel (redis-server --sentinel) watching the primary on primary_port as
+    SENTINEL_MASTER: down_after_ms without an answer and it takes the primary for down;
+    with `quorum` Sentinels agreeing, one of them promotes a replica."""
+
+    def __init__(
+        self, log_dir: Path, primary_port: int, *, quorum: int, down_after_ms: int = 1000
+    ) -> None:
+        self.watch = [
+            f"sentinel monitor {SENTINEL_MASTER} 127.0.0.1 {primary_port} {quorum}",
+            f"sentinel down-after-milliseconds {SENTINEL_MASTER} {down_after_ms}",
+            # A failover that stalls is tried again this soon (the default is 3 minutes).
+            f"sentinel failover-timeout {SENTINEL_MASTER} 5000",
+        ]
+        super().__init__(log_dir)
+
+    def command(self) -> list[str]:
+        # Sentinel writes what it learns (the other Sentinels, the replicas, a failover)
+        # into its configuration file: one of its own, kept across a restart.
+        config = self.log_dir / f"sentinel-{self.port}.conf"
+        if not config.exists():
+            lines = [f"port {self.port}", "bind 127.0.0.1", f"dir {self.log_dir}", *self.watch]
+            config.write_text("\n".join(lines) + "\n")
+        # Debian's redis-sentinel, as production runs it (redis-server in sentinel mode).
+        executable = shutil.which("redis-sentinel")
+        assert executable, "needs redis-sentinel: apt-get install redis-sentinel"
+        return [executable, str(config)]
+
+
+class RedisWithSentinels:
+    """Redis as production runs it with Sentinel (deploy/README.md): a primary, its
+    replicas and the Sentinels watching them, each a process of the test's own on a
+    loopback port, with its files and log in log_dir."""
+
+    def __init__(self, log_dir: Path, *, replicas: int, sentinels: int, quorum: int) -> None:
+        self.primary = RedisServer(log_dir)
+        self.replicas = [
+            RedisServer(log_dir, "--replicaof", "127.0.0.1", str(self.primary.port))
+            for _ in range(replicas)
+        ]
+        self.sentinels = [
+            SentinelServer(log_dir, self.primary.port, quorum=quorum) for _ in range(sentinels)
+        ]
+
+    def env(self, db: int = 0) -> dict[str, str]:
+        """The settings that have the app find the primary through the Sentinels."""
+        return {
+            # With Sentinel, REDIS_URL gives the database (and a password); the Sentinels
+            # name the host.
+            "REDIS_URL": f"redis://127.0.0.1:{self.primary.port}/{db}",
+            "REDIS_SENTINELS": ",".join(f"127.0.0.1:{each.port}" for each in self.sentinels),
+            "REDIS_SENTINEL_MASTER": SENTINEL_MASTER,
+        }
+
+    def primary_port(self, sentinel: "SentinelServer | None" = None) -> int | None:
+        """The primary's port as a Sentinel (the first) names it now."""
+        with (sentinel or self.sentinels[0]).client() as client:
+            address = client.sentinel_get_master_addr_by_name(SENTINEL_MASTER)
+        return int(address[1]) if address else None
+
+    def wait_until_watching(self, timeout: float = 20.0) -> None:
+        """Until every Sentinel knows the others and every replica, each replica has its
+        copy: a failover can happen from now on."""
+
+        def watching() -> bool:
+            for sentinel in self.sentinels:
+                with sentinel.client() as client:
+                    state = client.sentinel_master(SENTINEL_MASTER)
+                if state["num-other-sentinels"] < len(self.sentinels) - 1:
+                    return False
+                if state["num-slaves"] < len(self.replicas):
+                    return False
+            for replica in self.replicas:
+                with replica.client() as client:
+                    if client.info("replication")["master_link_status"] != "up":
+                        return False
+            return True
+
+        wait_for(watching, timeout=timeout, what="the Sentinels watching every replica")
+
+    def wait_until_promoted(self, timeout: float) -> int:
+        """Until every Sentinel names a primary other than the first one; its port."""
+        first = self.primary.port
+
+        def promoted() -> bool:
+            return all(self.primary_port(each) not in (first, None) for each in self.sentinels)
+
+        wait_for(promoted, timeout=timeout, what="a replica promoted by the Sentinels")
+        port = self.primary_port()
+        assert port is not None
+        return port
+
+    def stop(self) -> None:
+        for server in [*self.sentinels, *self.replicas, self.primary]:
+            server.stop()
+
+
+@pytest.fixture
+def redis_with_sentinels(tmp_path: Path) -> Iterator[RedisWithSentinels]:
+    """A primary, a replica and three Sentinels (quorum 2), watching by the time the test
+    starts."""
+    servers = RedisWithSentinels(tmp_path, replicas=1, sentinels=3, quorum=2)
+    try:
+        servers.wait_until_watching()
+        yield servers
+    finally:
+        servers.stop()
 
 
 @pytest.fixture
@@ -200,13 +324,15 @@ def half_open_reader(base_url: str, slug: str, receive_buffer: int = 0) -> socke
 
 class RawReaders:
     """Many websocket readers without a browser, each reconnecting as live.js does (the
-    same jittered backoff) until stop(). Each keeps the times it got a hello and the
-    highest revision it has heard of."""
+    same jittered backoff) until stop(). Each keeps the times it got a hello, the
+    highest revision it has heard of, and when each change pushed to it (not a hello or
+    a heartbeat) arrived, by revision."""
 
     def __init__(self, base_url: str, count: int, slug: str = SLUG) -> None:
         self.base_url, self.count, self.slug = base_url, count, slug
         self.hellos_at: list[list[float]] = [[] for _ in range(count)]
         self.revisions = [0] * count
+        self.pushed: list[dict[int, float]] = [{} for _ in range(count)]
         self._tasks: list[asyncio.Task] = []
 
     async def start(self, timeout: float = 30.0) -> None:
@@ -247,6 +373,8 @@ class RawReaders:
                         for message in changes_in(frame):
                             revision = message.get("revision") or 0
                             self.revisions[number] = max(self.revisions[number], revision)
+                            if message["type"] not in ("hello", "heartbeat"):
+                                self.pushed[number][revision] = time.monotonic()
             except (OSError, TimeoutError, websockets.WebSocketException):
                 pass
             await asyncio.sleep(self.backoff(failures))

@@ -19,6 +19,7 @@ from django.conf import settings
 from redis.asyncio.lock import Lock
 from redis.exceptions import LockNotOwnedError, RedisError
 
+from liveblog.backends import async_redis_client
 from updates import cache_keys
 from updates.live import runtime
 
@@ -29,8 +30,8 @@ LEASE_SECONDS = 5
 
 def _client() -> redis.asyncio.Redis:
     # Not long stuck on a Redis that does not answer: the next tick asks again.
-    return redis.asyncio.Redis.from_url(
-        settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2
+    return async_redis_client(
+        settings.REDIS_URL, settings.REDIS_SENTINEL, socket_timeout=2, socket_connect_timeout=2
     )
 
 

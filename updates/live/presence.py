@@ -8,10 +8,9 @@ gone and is left out. Without Redis there is one process and its own count is al
 
 import time
 
-import redis
-import redis.asyncio
 from django.conf import settings
 
+from liveblog.backends import async_redis_client, redis_client
 from updates import cache_keys
 from updates.live import delivery, runtime
 
@@ -25,7 +24,7 @@ async def report() -> None:
         return
     now = time.time()
     process = runtime.current().process_id
-    client = redis.asyncio.Redis.from_url(settings.REDIS_URL, socket_timeout=2)
+    client = async_redis_client(settings.REDIS_URL, settings.REDIS_SENTINEL, socket_timeout=2)
     try:
         async with client.pipeline(transaction=False) as pipe:
             for event_id, count in delivery.local_reader_counts().items():
@@ -39,7 +38,9 @@ async def report() -> None:
 def readers_now(event_id: int) -> int:
     if not settings.REDIS_URL:
         return delivery.local_reader_counts_everywhere().get(event_id, 0)
-    client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, decode_responses=True)
+    client = redis_client(
+        settings.REDIS_URL, settings.REDIS_SENTINEL, socket_timeout=2, decode_responses=True
+    )
     try:
         fields = client.hgetall(cache_keys.readers(event_id))
     finally:
