@@ -51,4 +51,9 @@ control_socket_disable = True
 # nginx writes the access log; gunicorn's errors go to stderr (journald, docker logs).
 accesslog = None
 errorlog = "-"
+# With LOG_FORMAT=json, gunicorn's own lines are JSON too, as its workers' are.
+if os.environ.get("LOG_FORMAT") == "json":
+    from liveblog.log_formats import gunicorn_json_logging
+
+    logconfig_dict = gunicorn_json_logging()
 proc_name = "liveblog-http"

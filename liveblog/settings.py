@@ -12,8 +12,10 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
+from liveblog import error_reporting
 from liveblog.backends import caches, channel_layers, redis_sentinel
 from liveblog.env import env_bool, env_int, env_list, env_networks, env_str
+from liveblog.log_formats import LOG_FORMATS
 from updates.embeds import PROVIDERS as EMBEDDABLE
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -308,20 +310,9 @@ STORAGES = {
 
 LOGIN_URL = "admin:login"
 
-# plain: lines for people. json: one JSON object a line for a log collector, with time,
-# level, logger and message, and the fields a line carries besides (a publish's event,
-# entry, revision, user and commit_to_publish_ms: updates/live/broadcast.py).
+# plain: lines for people. json: one JSON object a line for a log collector
+# (liveblog/log_formats.py); gunicorn's own lines follow it too (deploy/gunicorn.conf.py).
 LOG_FORMAT = env_str("LOG_FORMAT", "plain")
-LOG_FORMATS = {
-    "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
-    "json": {
-        "()": "pythonjsonlogger.json.JsonFormatter",
-        "fmt": "%(levelname)s %(name)s %(message)s",
-        "rename_fields": {"levelname": "level", "name": "logger"},
-        # ISO 8601 in UTC, as the API's times.
-        "timestamp": "time",
-    },
-}
 if LOG_FORMAT not in LOG_FORMATS:
     raise ImproperlyConfigured(f"LOG_FORMAT must be plain or json, not {LOG_FORMAT!r}")
 LOGGING = {
@@ -336,3 +327,9 @@ LOGGING = {
         "django.channels.server": {"level": "WARNING"},
     },
 }
+
+# Errors to Sentry (liveblog/error_reporting.py) when set; SENTRY_ENVIRONMENT names the
+# deployment in its reports (production, staging, ...).
+SENTRY_DSN = env_str("SENTRY_DSN")
+if SENTRY_DSN:
+    error_reporting.start(SENTRY_DSN, environment=env_str("SENTRY_ENVIRONMENT", "production"))

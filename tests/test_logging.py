@@ -9,6 +9,7 @@ import logging.config
 import re
 import socket
 import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -17,7 +18,8 @@ from django.conf import settings
 from django.utils import timezone
 
 from liveblog.backends import channel_layers
-from tests.servers import django_process
+from tests.servers import django_process, free_port, wait_for
+from tests.test_deploy import answers
 from updates.live.broadcast import publish_log
 from updates.services import entry_delete, entry_publish_due
 
@@ -174,3 +176,29 @@ def test_a_log_format_other_than_plain_or_json_stops_the_process():
 
     assert ran.returncode != 0
     assert "LOG_FORMAT must be plain or json, not 'xml'" in ran.stderr
+
+
+def test_log_format_json_makes_gunicorns_own_lines_json_too(daphne_env, tmp_path):
+    port = free_port()
+    log_path = tmp_path / "gunicorn.log"
+    with log_path.open("wb") as log:
+        gunicorn = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py"]
+            + ["-b", f"127.0.0.1:{port}", "liveblog.wsgi:application"],
+            cwd=settings.BASE_DIR,
+            env=daphne_env | {"LOG_FORMAT": "json", "WEB_CONCURRENCY": "1"},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_for(lambda: answers(f"http://127.0.0.1:{port}/healthz"), timeout=30, what="gunicorn")
+    finally:
+        gunicorn.terminate()
+        gunicorn.wait(timeout=20)
+
+    lines = [json.loads(line) for line in log_path.read_text().splitlines()]
+    said = [(line["logger"], line["message"]) for line in lines]
+    assert ("gunicorn.error", f"Listening at: http://127.0.0.1:{port} ({gunicorn.pid})") in said
+    assert any(message.startswith("Booting worker with pid") for _, message in said)
+    # nginx keeps the access log: no line for the probe.
+    assert not any("/healthz" in message for _, message in said)
