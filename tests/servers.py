@@ -10,11 +10,14 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
+from http.server import HTTPServer
 from pathlib import Path
 from urllib.parse import quote
 
@@ -268,3 +271,15 @@ class RestartableServer:
                 options=self._options,
             )
         )
+
+
+@contextmanager
+def serving[Server: HTTPServer](server: Server) -> Iterator[Server]:
+    """An HTTP server of the test's own, answering in a thread while the block runs."""
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()

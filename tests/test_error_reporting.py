@@ -3,13 +3,12 @@ sentry-sdk sends as Sentry would (its envelope endpoint); without it nothing is 
 
 import gzip
 import json
-import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from tests.servers import django_process
+from tests.servers import django_process, serving
 
 # What liveblog logs when a publish fails (updates/live/delivery.py), from a process that
 # then ends, as a management command or a worker being replaced does: sentry-sdk sends
@@ -56,14 +55,8 @@ class EnvelopeHandler(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def sentry() -> Iterator[Sentry]:
-    server = Sentry()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(Sentry()) as server:
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_with_sentry_dsn_an_error_logged_is_reported_with_its_exception(sentry):

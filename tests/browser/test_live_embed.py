@@ -6,7 +6,6 @@ page framing the live page itself, or another origin framing the embed, is refus
 the browser."""
 
 import asyncio
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -18,7 +17,7 @@ from playwright.async_api import Browser, Frame, Page, expect
 
 from tests.browser.pages import DESKTOP, EVENT_TITLE, SLUG, Reader, within
 from tests.browser.test_newsroom_desk import LIVE_SECONDS
-from tests.servers import DaphneServer, free_port
+from tests.servers import DaphneServer, free_port, serving
 from updates.desk import embed_snippet
 from updates.models import Event
 
@@ -51,14 +50,8 @@ def host_site() -> Iterator[HostSite]:
         def log_message(self, *args) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", site.port), Pages)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(ThreadingHTTPServer(("127.0.0.1", site.port), Pages)):
         yield site
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @pytest.fixture
