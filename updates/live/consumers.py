@@ -97,7 +97,8 @@ class LiveConsumer(AsyncWebsocketConsumer):
             since, encoding = socket_query(self.scope)
         except ValueError as reason:
             return await self.close(code=BAD_QUERY, reason=str(reason))
-        event = await joining.event_to_join(self.scope["url_route"]["kwargs"]["slug"])
+        slug = self.scope["url_route"]["kwargs"]["slug"]
+        event = await joining.event_to_join(slug)
         if event is None:
             return await self.close(code=NO_SUCH_EVENT)
         if event.status == Event.Status.ENDED:
@@ -105,7 +106,8 @@ class LiveConsumer(AsyncWebsocketConsumer):
         self.subscription = await joining.join(
             event, since=since, send=self.send, encoding=encoding
         )
-        metrics.READERS.labels(event=self.scope["url_route"]["kwargs"]["slug"]).inc()
+        self.readers_of_event = metrics.READERS.labels(event=slug)
+        self.readers_of_event.inc()
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         await self.close(code=READER_SENT_A_MESSAGE)
@@ -118,5 +120,5 @@ class LiveConsumer(AsyncWebsocketConsumer):
         by = "reader" if self.closed_with is None else "server"
         metrics.SOCKET_CLOSES.labels(code=str(self.closed_with or code), by=by).inc()
         if self.subscription is not None:
-            metrics.READERS.labels(event=self.scope["url_route"]["kwargs"]["slug"]).dec()
+            self.readers_of_event.dec()
             await self.subscription.close()
