@@ -15,6 +15,22 @@ POLL_SECONDS = 1
 POLLED_SECONDS = POLL_SECONDS + 2.0
 
 
+# What the page's sockets did (after the reload: an init script runs again on each load),
+# for the message of the assertion that the page backed off: how the refused one closed.
+RECORD_SOCKETS = """(() => {
+    const log = (window.__sockets = []);
+    const NativeWebSocket = window.WebSocket;
+    window.WebSocket = class extends NativeWebSocket {
+        constructor(...args) {
+            super(...args);
+            log.push(`${performance.now() | 0} ms: opened ${args[0]}`);
+            this.addEventListener("close", (event) => log.push(
+                `${performance.now() | 0} ms: closed ${event.code} ${event.reason}`));
+        }
+    };
+})()"""
+
+
 @pytest.fixture
 def daphne_settings() -> dict[str, str]:
     # One connect a minute from 127.0.0.1: the first page load uses it up.
@@ -24,6 +40,7 @@ def daphne_settings() -> dict[str, str]:
 async def test_a_rate_limited_reader_backs_off_and_follows_changes_by_polling(
     transactional_db, desk: Desk, earlier_entry, reader: Reader
 ):
+    await reader.page.add_init_script(RECORD_SOCKETS)
     await reader.open(SLUG)
     await reader.wait_until_live()
     await reader.page.reload()  # a second connect within the minute: closed with 4029
@@ -43,4 +60,4 @@ async def test_a_rate_limited_reader_backs_off_and_follows_changes_by_polling(
     )
     # Backed off past the quick retries (4 s at least): no socket since the refused one
     # but the test's own.
-    assert len(reader.sockets) == 3
+    assert len(reader.sockets) == 3, await reader.page.evaluate("window.__sockets")
